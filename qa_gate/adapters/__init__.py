@@ -1,0 +1,1 @@
+"""Backends that load a checkpoint and turn batches of images and texts into embeddings."""

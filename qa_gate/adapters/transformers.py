@@ -1,0 +1,77 @@
+"""Hugging Face transformers backend: ``CLIPModel`` and other dual encoders via ``from_pretrained``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa_gate.adapters.base import import_backend
+from qa_gate.config import ModelConfig
+from qa_gate.errors import AdapterError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+
+def _features(output: Any) -> torch.Tensor:
+    """transformers 4 returns a tensor, transformers 5 an output object whose pooler is projected."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    pooled = getattr(output, "pooler_output", None)
+    if pooled is None:
+        raise AdapterError(f"transformers returned {type(output).__name__} without pooler_output")
+    return pooled
+
+
+class TransformersEncoder:
+    """A transformers dual encoder with its own processor."""
+
+    def __init__(self, model: Any, processor: Any, device: torch.device) -> None:
+        self.model, self.processor, self.device = model, processor, device
+
+    def encode_images(self, images: Sequence[Image]) -> torch.Tensor:
+        """Embed a batch of images through ``get_image_features``."""
+        inputs = self.processor(images=list(images), return_tensors="pt")
+        pixels = inputs["pixel_values"].to(self.device)
+        return _features(self.model.get_image_features(pixel_values=pixels))
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embed a batch of texts through ``get_text_features`` (padded, truncated)."""
+        inputs = self.processor(text=list(texts), padding=True, truncation=True, return_tensors="pt")
+        inputs = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
+        return _features(self.model.get_text_features(**inputs))
+
+
+def _refuse_pickle_only(checkpoint: str) -> None:
+    folder = Path(checkpoint)
+    if folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin")):
+        raise AdapterError(
+            f"model.checkpoint: '{checkpoint}' holds only pickle weights (*.bin). Convert them to "
+            "safetensors, or set model.allow_pickle: true if you trust their source"
+        )
+
+
+def load_transformers(model: ModelConfig, device: torch.device) -> tuple[TransformersEncoder, str]:
+    """``AutoModel`` and ``AutoProcessor`` from a local folder or hub id, in eval mode."""
+    transformers = import_backend("transformers", "transformers")
+    if not model.allow_pickle:
+        _refuse_pickle_only(model.checkpoint)
+    kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
+    try:
+        net = transformers.AutoModel.from_pretrained(model.checkpoint, **kwargs)
+        processor = transformers.AutoProcessor.from_pretrained(model.checkpoint)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AdapterError(f"model.checkpoint: transformers could not load '{model.checkpoint}': {first}") from None
+    for needed in ("get_image_features", "get_text_features"):
+        if not hasattr(net, needed):
+            raise AdapterError(
+                f"model.checkpoint: '{model.checkpoint}' loads as {type(net).__name__}, which has no "
+                f"{needed}(); the transformers adapter needs an image-text dual encoder such as CLIPModel"
+            )
+    net.to(device).eval()
+    return TransformersEncoder(net, processor, device), f"transformers:{type(net).__name__}"

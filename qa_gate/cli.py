@@ -1,0 +1,106 @@
+"""``mm-gate``: the command-line face, calling the same core as the pytest plugin.
+
+Exit codes: 0 passed, 1 the gate failed, 4 a usage or input error (as pytest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from qa_gate.config import Overrides, load_config
+from qa_gate.errors import GateError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--thresholds", type=Path, default=Path("thresholds.yaml"), help="thresholds file")
+    parser.add_argument("--checkpoint", help="checkpoint under test (overrides model.checkpoint)")
+    parser.add_argument("--adapter", help="open_clip, transformers or module:attr")
+    parser.add_argument("--model-name", help="open_clip architecture or config .json")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
+    parser.add_argument("--batch-size", help="inference batch size")
+    parser.add_argument("--baseline", help="baseline file (overrides baseline.path)")
+    parser.add_argument("--report", help="Markdown report path (overrides report.path)")
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(checkpoint=args.checkpoint, adapter=args.adapter, model_name=args.model_name,
+                     device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                     baseline_path=args.baseline, report_path=args.report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mm-gate`` argument parser."""
+    parser = argparse.ArgumentParser(prog="mm-gate", description="Quality gate for image-text models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="score the checkpoint, judge it, write the report")
+    _model_options(run)
+    run.add_argument("--update-baseline", action="store_true", help="record this run as the baseline")
+    golden = commands.add_parser("golden", help="check or re-hash golden suites")
+    golden_cmds = golden.add_subparsers(dest="golden_command", required=True)
+    verify = golden_cmds.add_parser("verify", help="check manifests, hashes and images")
+    verify.add_argument("suites", nargs="*", type=Path, help="suite folders (default: every suite in thresholds.yaml)")
+    verify.add_argument("--thresholds", type=Path, default=Path("thresholds.yaml"))
+    hash_cmd = golden_cmds.add_parser("hash", help="(re)write SHA256SUMS after a deliberate change")
+    hash_cmd.add_argument("suites", nargs="+", type=Path, help="suite folders")
+    baseline = commands.add_parser("baseline", help="manage the stored baseline")
+    baseline_cmds = baseline.add_subparsers(dest="baseline_command", required=True)
+    update = baseline_cmds.add_parser("update", help="score the checkpoint and record it as the baseline")
+    _model_options(update)
+    return parser
+
+
+def _run(args: argparse.Namespace, update: bool) -> int:
+    from qa_gate.engine import judge, prepare, record_baseline, score, verdict_lines
+    from qa_gate.report.render import append_step_summary, render_markdown, write_report
+
+    prepared = prepare(args.thresholds, _overrides(args))
+    print(f"mm-gate: scoring {prepared.config.model.checkpoint} on {len(prepared.suites)} golden suite(s)")
+    verdict = judge(prepared.config, score(prepared), update_baseline=update)
+    print("\n".join(verdict_lines(verdict)))
+    if prepared.config.report_path is not None:
+        print(f"mm-gate: report written to {write_report(verdict, prepared.config.report_path)}")
+    append_step_summary(render_markdown(verdict))
+    if update:
+        print(f"mm-gate: baseline written to {record_baseline(prepared.config, verdict)}")
+    return EXIT_OK if verdict.passed else EXIT_FAILED
+
+
+def _golden(args: argparse.Namespace) -> int:
+    from qa_gate.golden import verify_suite, write_hashes
+
+    if args.golden_command == "hash":
+        for path in args.suites:
+            print(f"wrote {write_hashes(path)}")
+        return EXIT_OK
+    paths = args.suites or [s.path for s in load_config(args.thresholds).suites]
+    for path in paths:
+        suite = verify_suite(path)
+        print(f"ok {path}: {len(suite.samples)} samples, fingerprint {suite.fingerprint}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mm-gate`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, update=args.update_baseline)
+        if args.command == "baseline":
+            return _run(args, update=True)
+        return _golden(args)
+    except GateError as exc:
+        print(f"mm-gate: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mm-gate: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The core both faces call: load and verify, score, judge, record. No pytest here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qa_gate.baseline.base import BaselineStore
+from qa_gate.baseline.file import FileBaselineStore
+from qa_gate.config import GateConfig, Overrides, load_config
+from qa_gate.errors import BaselineError
+from qa_gate.gate import Verdict, accept_as_baseline, evaluate
+from qa_gate.golden import Suite, load_suite
+from qa_gate.results import RunResult
+from qa_gate.runner import check_samples
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated config and its verified golden suites: everything checked before a model loads."""
+
+    config: GateConfig
+    suites: tuple[Suite, ...]
+
+
+@dataclass(frozen=True)
+class GateResults:
+    """What the ``mm_gate_results`` fixture and the CLI hand out: config, scored run, verdict."""
+
+    config: GateConfig
+    run: RunResult
+    verdict: Verdict
+
+
+def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
+    """Validate ``thresholds.yaml`` and verify every golden suite it names (no torch needed)."""
+    config = load_config(thresholds, overrides)
+    suites = tuple(load_suite(s.path, s.name) for s in config.suites)
+    for suite, suite_cfg in zip(suites, config.suites):
+        check_samples(suite, suite_cfg)
+    return Prepared(config, suites)
+
+
+def score(prepared: Prepared) -> RunResult:
+    """Load the checkpoint and score every suite."""
+    from qa_gate.adapters.base import autocast_dtype, load_encoder, resolve_device
+    from qa_gate.runner import run
+
+    model = prepared.config.model
+    device = resolve_device(model.device)
+    dtype = autocast_dtype(model.dtype, device)
+    encoder, checkpoint = load_encoder(model, device)
+    checkpoint = replace(checkpoint, checkpoint=_shown_path(checkpoint.checkpoint, prepared.config.source.parent))
+    return run(prepared.config, prepared.suites, encoder, checkpoint, device, dtype)
+
+
+def _shown_path(location: str, base: Path) -> str:
+    """A checkpoint path as recorded: relative to the thresholds folder when inside it."""
+    try:
+        return Path(location).relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return location
+
+
+def baseline_store(config: GateConfig) -> BaselineStore:
+    """The store the config points at."""
+    return FileBaselineStore(config.baseline_path)
+
+
+def judge(config: GateConfig, run: RunResult, update_baseline: bool = False) -> Verdict:
+    """Compare ``run`` with the stored baseline under the config's rules."""
+    store = baseline_store(config)
+    verdict = evaluate(run, store.read(), config, baseline_source=store.describe())
+    return accept_as_baseline(verdict) if update_baseline else verdict
+
+
+def record_baseline(config: GateConfig, verdict: Verdict) -> str:
+    """Store ``verdict.run`` as the new baseline; refused when a floor fails."""
+    broken = [c.id for c in verdict.checks if c.rule.is_floor and c.status.failed]
+    if broken:
+        raise BaselineError(
+            f"baseline not updated: floors fail ({', '.join(broken)}); a baseline must pass its own floors"
+        )
+    return baseline_store(config).write(verdict.run)
+
+
+def verdict_lines(verdict: Verdict) -> Sequence[str]:
+    """A plain-text verdict table for terminals."""
+    width = max((len(c.id) for c in verdict.checks), default=10)
+    lines = [f"mm-gate verdict: {'PASSED' if verdict.passed else 'FAILED'}"
+             f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed)"]
+    lines.append(f"  {'status':<12} {'check':<{width}} {'value':>8} {'baseline':>9} {'delta':>8}  rule")
+    ordered = sorted(verdict.checks, key=lambda c: not c.status.failed)
+    for c in ordered:
+        base = "—" if c.baseline is None else f"{c.baseline:.4f}"
+        delta = "—" if c.delta is None else f"{c.delta:+.4f}"
+        lines.append(f"  {c.status.value:<12} {c.id:<{width}} {c.value:>8.4f} {base:>9} {delta:>8}  "
+                     f"{c.rule.kind} {c.rule.value:g}")
+    lines.extend(f"  note: {n}" for n in verdict.notes)
+    return lines

@@ -1,0 +1,353 @@
+"""Golden suites: ``manifest.yaml`` (the samples) and assets, every file pinned by ``SHA256SUMS``.
+
+Loading checks the manifest, that no image path leaves the folder and every file's sha256, and
+raises one ``GoldenError`` listing the problems. PIL and yaml are imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from qa_gate.errors import GoldenError, did_you_mean, one_of
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MANIFEST = "manifest.yaml"
+HASHES = "SHA256SUMS"
+MAX_SHOWN = 20
+_CHUNK = 1 << 20
+_TMP = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
+_TOP_KEYS = ("version", "description", "samples")
+_SAMPLE_KEYS = ("id", "image", "caption", "references", "tags")
+_SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
+_BAD = object()  # the manifest could not be read at all; already reported
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "image": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty path relative to the suite folder"),
+    "caption": (lambda v: v is None or isinstance(v, str), "a string"),
+    "references": (lambda v: v is None or isinstance(v, list) and all(isinstance(r, str) and r.strip() for r in v),
+                   "a list of non-empty strings"),
+    "tags": (lambda v: v is None or isinstance(v, dict) and all(
+        isinstance(k, str) and isinstance(x, (str, int, float, bool)) for k, x in v.items()),
+        "a mapping of string names to scalar values"),
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One golden sample: an image and its optional caption, references and tags."""
+
+    id: str
+    image: str  # as written in the manifest (posix, relative to the suite folder)
+    image_path: Path  # absolute
+    caption: str | None = None
+    references: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "references", tuple(self.references))
+        if not isinstance(self.tags, MappingProxyType):
+            object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a mappingproxy cannot be pickled
+        return (Sample, (self.id, self.image, self.image_path, self.caption, self.references, dict(self.tags)))
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A verified golden suite; ``fingerprint`` changes whenever any of its files does."""
+
+    name: str
+    path: Path
+    fingerprint: str
+    samples: tuple[Sample, ...]
+
+
+class _Problems:
+    """Collects every problem found in one suite, then raises them as one error."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.items: list[str] = []
+        self.paths: set[str] = set()  # files already reported through a sample
+        self.hint = f"if the change is deliberate run: mm-gate golden hash {where}"
+
+    def add(self, message: str) -> None:
+        self.items.append(f"{self.where}: {message}")
+
+    def raise_if_any(self, note: str = "") -> None:
+        if len(self.items) == 1:
+            raise GoldenError(self.items[0] + note)
+        if self.items:
+            lines = [f"  - {item.removeprefix(self.where + ': ')}" for item in self.items[:MAX_SHOWN]]
+            if len(self.items) > MAX_SHOWN:
+                lines.append(f"  ... and {len(self.items) - MAX_SHOWN} more")
+            head = f"{self.where}: {len(self.items)} problems in the golden suite{note}:"
+            raise GoldenError("\n".join([head, *lines]))
+
+
+def _display(path: Path) -> str:
+    """The path relative to the current directory when it lies inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def _show(value: object) -> str:
+    text = repr(value) if len(repr(value)) <= 80 else repr(value)[:80] + "…"
+    return "nothing" if value is None else f"{text} ({type(value).__name__})"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_root(path: Path) -> tuple[Path, _Problems]:
+    where = _display(Path(path))
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise GoldenError(f"{where}: golden suite folder does not exist or is not a folder")
+    if not (root / MANIFEST).is_file():
+        raise GoldenError(f"{where}: missing {MANIFEST}; expected a manifest listing the suite's samples")
+    return root, _Problems(where)
+
+
+def _read_yaml(path: Path, problems: _Problems) -> Any:
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        """SafeLoader that refuses a key given twice in one mapping (plain safe_load keeps the last)."""
+
+    def mapping(loader: _Loader, node: Any, deep: bool = False) -> Any:
+        keys = [k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and not k.tag.endswith(":merge")]
+        for i, key in enumerate(keys):
+            if any(key.value == other.value for other in keys[:i]):
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key.value!r}", key.start_mark)
+        return loader.construct_mapping(node, deep=deep)
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.add(f"{MANIFEST}: not valid YAML: {exc}")
+        return _BAD
+
+
+def _check_image(label: str, image: str, root: Path, problems: _Problems) -> Path | None:
+    """The image's absolute path, or None after reporting why it is refused."""
+    pure = PurePosixPath(image)
+    problems.paths.add(pure.as_posix())
+    if pure.is_absolute() or PureWindowsPath(image).drive:
+        problems.add(f"{label}: image {image!r} is an absolute path; expected one relative to the suite folder")
+    elif ".." in pure.parts:
+        problems.add(f"{label}: image {image!r} leaves the suite folder ('..'); expected a path inside it")
+    elif not (resolved := root.joinpath(*pure.parts).resolve()).is_relative_to(root):
+        problems.add(f"{label}: image {image!r} resolves outside the suite folder (to {resolved}); "
+                     "expected a file inside it (a symlink must stay inside the suite)")
+    elif not resolved.is_file():
+        problems.add(f"{label}: image {image!r} does not exist; expected a file at {resolved}")
+    else:
+        problems.paths.discard(pure.as_posix())
+        return root.joinpath(*pure.parts)
+    return None
+
+
+def _parse_sample(i: int, entry: Any, root: Path, problems: _Problems, seen: dict[str, int]) -> Sample | None:
+    where = f"{MANIFEST}: samples[{i}]"
+    if not isinstance(entry, dict):
+        problems.add(f"{where}: expected a mapping with 'id' and 'image', got {_show(entry)}")
+        return None
+    raw_id, label = entry.get("id"), where
+    sample_id = None if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) else str(raw_id)
+    if not sample_id or not sample_id.strip():
+        problems.add(f"{where}: field 'id' must be a non-empty string, got {_show(raw_id)}")
+    else:
+        where, label = f"{MANIFEST}: sample {sample_id!r} (samples[{i}])", f"sample {sample_id!r}"
+        if sample_id in seen:
+            problems.add(f"{where}: duplicate id {sample_id!r}, already used by samples[{seen[sample_id]}]; "
+                         "expected ids unique in the suite")
+        seen.setdefault(sample_id, i)
+    for key in entry:
+        if key not in _SAMPLE_KEYS:
+            problems.add(f"{where}: unknown field {key!r}{did_you_mean(str(key), _SAMPLE_KEYS)}; "
+                         f"expected {one_of(_SAMPLE_KEYS)}")
+    errors = len(problems.items)
+    for key, (valid, expected) in _FIELDS.items():
+        if not valid(entry.get(key)):
+            problems.add(f"{where}: field {key!r} must be {expected}, got {_show(entry.get(key))}")
+    image, refs, tags = entry.get("image"), entry.get("references") or [], entry.get("tags") or {}
+    image_path = _check_image(label, image, root, problems) if _FIELDS["image"][0](image) else None
+    if len(problems.items) > errors or sample_id is None or image_path is None:
+        return None
+    text_tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items()}
+    return Sample(sample_id, image, image_path, entry.get("caption"), tuple(refs), MappingProxyType(text_tags))
+
+
+def _parse_manifest(data: Any, root: Path, problems: _Problems) -> list[Sample]:
+    if data is _BAD:
+        return []
+    if not isinstance(data, dict):
+        problems.add(f"{MANIFEST}: expected a mapping with 'version' and 'samples', got {_show(data)}")
+        return []
+    for key in data:
+        if key not in _TOP_KEYS:
+            hint = did_you_mean(str(key), _TOP_KEYS)
+            problems.add(f"{MANIFEST}: unknown key {key!r}{hint}; expected {one_of(_TOP_KEYS)}")
+    version = data.get("version")
+    if version != 1 or isinstance(version, bool):
+        problems.add(f"{MANIFEST}: 'version' must be 1, got {_show(version)}")
+    if not isinstance(data.get("description", ""), (str, type(None))):
+        problems.add(f"{MANIFEST}: 'description' must be a string, got {_show(data['description'])}")
+    raw = data.get("samples")
+    if not isinstance(raw, list):
+        problems.add(f"{MANIFEST}: 'samples' must be a list of samples, got {_show(raw)}")
+        return []
+    if not raw:
+        problems.add(f"{MANIFEST}: the suite has no samples; expected at least one")
+    seen: dict[str, int] = {}
+    parsed = [_parse_sample(i, entry, root, problems, seen) for i, entry in enumerate(raw)]
+    return [sample for sample in parsed if sample is not None]
+
+
+def _read_sums(path: Path, problems: _Problems) -> dict[str, str]:
+    listed: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _SUMS_LINE.match(line)
+        pure = PurePosixPath(match.group(2)) if match else None
+        where = f"{HASHES} line {number}"
+        if match is None or pure is None:
+            problems.add(f"{where}: expected '<64 hex digits>  <relative path>', got {line[:100]!r}")
+        elif pure.is_absolute() or ".." in pure.parts:
+            problems.add(f"{where}: path {match.group(2)!r} leaves the suite folder; expected a relative path")
+        elif pure.as_posix() in listed:
+            problems.add(f"{where}: path {match.group(2)!r} is listed twice; expected one line per file")
+        else:
+            listed[pure.as_posix()] = match.group(1).lower()
+    return listed
+
+
+def _walk(root: Path, problems: _Problems) -> dict[str, Path]:
+    """Every regular file under ``root`` except SHA256SUMS, by posix relative path."""
+    files: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked folders
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath, name)
+            rel = path.relative_to(root).as_posix()
+            if rel in (HASHES, _TMP) or rel in problems.paths:
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                problems.add(f"{rel!r} is a symlink to outside the suite folder ({path.resolve()}); "
+                             "expected only files inside it")
+            elif name in filenames and path.is_file():
+                if "\n" in rel or "\r" in rel:
+                    problems.add(f"file name {rel!r} holds a line break; SHA256SUMS cannot list it")
+                files[rel] = path
+    return files
+
+
+def _compare(listed: dict[str, str], files: dict[str, Path], samples: list[Sample], root: Path,
+             problems: _Problems) -> None:
+    users: dict[str, list[Sample]] = {}
+    for sample in samples:
+        users.setdefault(sample.image_path.resolve().relative_to(root).as_posix(), []).append(sample)
+    for rel in sorted(set(listed) | set(files), key=lambda rel: (rel != MANIFEST, rel)):  # the manifest first
+        if rel in problems.paths:
+            continue
+        who = users.get(rel, [])
+        label = ", ".join(f"sample {s.id!r}" for s in who) + f": image {who[0].image!r}" if who else f"file {rel!r}"
+        if rel not in files:
+            problems.add(f"{label} is listed in {HASHES} but missing from the suite folder; {problems.hint}")
+        elif rel not in listed:
+            problems.add(f"{label} is not listed in {HASHES} (every file in the suite must be); {problems.hint}")
+        elif (got := _sha256(files[rel])) != listed[rel]:
+            sums = f"(expected {listed[rel][:12]}…, got {got[:12]}…); {problems.hint}"
+            if rel == MANIFEST:
+                problems.add(f"{MANIFEST} changed since {HASHES} was written: it does not match its sha256 {sums}")
+            else:
+                problems.add(f"{label} does not match its sha256 in {HASHES} {sums}")
+
+
+def _fingerprint(listed: Mapping[str, str]) -> str:
+    content = "".join(f"{listed[rel]}  {rel}\n" for rel in sorted(listed))
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
+
+
+def load_suite(path: Path, name: str | None = None) -> Suite:
+    """Load a suite, verifying its manifest, image paths and every file's sha256 (one error lists all problems)."""
+    root, problems = _open_root(path)
+    if not (root / HASHES).is_file():
+        raise GoldenError(f"{problems.where}: missing {HASHES}; run: mm-gate golden hash {problems.where}")
+    listed = _read_sums(root / HASHES, problems)
+    samples = _parse_manifest(_read_yaml(root / MANIFEST, problems), root, problems)
+    _compare(listed, _walk(root, problems), samples, root, problems)
+    problems.raise_if_any()
+    return Suite(name or root.name, root, _fingerprint(listed), tuple(samples))
+
+
+def _decode(path: Path, rgb: bool = True) -> Image.Image:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB") if rgb else image
+
+
+def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = None) -> Suite:
+    """``load_suite``, then decode every image with Pillow so an unreadable one is caught."""
+    suite = load_suite(path, name)
+    if decode_images:
+        problems = _Problems(_display(Path(path)))
+        for sample in suite.samples:
+            try:
+                _decode(sample.image_path, rgb=False)
+            except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
+                problems.add(f"sample {sample.id!r}: image {sample.image!r} cannot be decoded "
+                             f"({type(exc).__name__}: {exc}); expected an image Pillow can read")
+        problems.raise_if_any()
+    return suite
+
+
+def write_hashes(path: Path) -> Path:
+    """(Re)write ``SHA256SUMS`` (atomically) after a deliberate change and return its path; refuse a broken suite."""
+    root, problems = _open_root(path)
+    _parse_manifest(_read_yaml(root / MANIFEST, problems), root, problems)
+    files = _walk(root, problems)
+    problems.raise_if_any(note=f" ({HASHES} not written)")
+    target, tmp = root / HASHES, root / _TMP
+    try:
+        tmp.write_text("".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files)), encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def open_image(sample: Sample) -> Image.Image:
+    """The sample's image converted to RGB (alpha dropped); ``GoldenError`` naming it if undecodable."""
+    try:
+        return _decode(sample.image_path)
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
+        folder = sample.image_path.parents[len(PurePosixPath(sample.image).parts) - 1]
+        raise GoldenError(f"{_display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
+                          f"({type(exc).__name__}: {exc}); expected an image Pillow can read") from exc
+
+
+def sample_hint(suite: Suite, sample: Sample) -> str:
+    """``"golden/shapes: sample 'x'"``: the prefix other modules put on messages about a sample."""
+    return f"{_display(suite.path)}: sample {sample.id!r}"

@@ -1,0 +1,80 @@
+"""The metric contract: per-sample sufficient statistics plus an aggregate over rows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+
+class AlignmentInputs(Protocol):
+    """What an image-text alignment metric reads, computed lazily by the runner.
+
+    Embeddings are L2-normalised float64 numpy arrays. Text embeddings are cached
+    per prompt prefix, so metrics sharing a prefix encode the texts once.
+    """
+
+    sample_ids: tuple[str, ...]
+
+    def image_embeddings(self) -> np.ndarray:
+        """``[n, d]``: one row per sample."""
+        ...
+
+    def caption_embeddings(self, prefix: str) -> np.ndarray:
+        """``[n, d]``: ``prefix + caption`` of every sample."""
+        ...
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """``([m, d], owner[m])``: every reference with the index of its sample."""
+        ...
+
+
+class Metric:
+    """Base class: subclasses set the class attributes and implement ``per_sample``.
+
+    ``params`` holds the definition parameters a user may set in ``thresholds.yaml``
+    with their defaults; anything that changes a value goes into ``definition``
+    and hence the fingerprint.
+    """
+
+    name: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+    params: ClassVar[Mapping[str, Any]] = {}
+    columns: ClassVar[tuple[str, ...]] = ("value",)
+    version: ClassVar[int] = 1
+    needs: ClassVar[tuple[str, ...]] = ()
+    """Sample fields the metric reads (``"caption"``, ``"references"``)."""
+
+    def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
+        """Everything that changes this metric's value, as plain JSON data."""
+        return {
+            "metric": self.name,
+            "version": self.version,
+            "scorer": scorer,
+            **{k: params.get(k, v) for k, v in self.params.items()},
+        }
+
+    def per_sample(self, inputs: AlignmentInputs, params: Mapping[str, Any]) -> np.ndarray:
+        """``[n, k]`` sufficient statistics, one row per sample, vectorised over the suite."""
+        raise NotImplementedError
+
+    def aggregate(self, stats: np.ndarray) -> np.ndarray:
+        """Aggregate over the sample axis (``-2``) of ``stats`` shaped ``[..., n, k]``.
+
+        Leading axes are kept, so a bootstrap can pass ``[b, n, k]`` at once.
+        The default is the mean of the first column.
+        """
+        return np.asarray(stats, dtype=np.float64)[..., 0].mean(axis=-1)
+
+    def sample_values(self, stats: np.ndarray) -> np.ndarray:
+        """The per-sample value a report shows (the first column by default)."""
+        return np.asarray(stats, dtype=np.float64)[:, 0]
+
+
+def fingerprint(definition: Mapping[str, Any]) -> str:
+    """A short, stable hash of a metric definition."""
+    blob = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,157 @@
+"""Batch golden samples through an encoder and score every configured metric once per suite."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa_gate.config import GateConfig, SuiteConfig
+from qa_gate.errors import GoldenError
+from qa_gate.golden import Sample, Suite, open_image, sample_hint
+from qa_gate.metrics.base import fingerprint
+from qa_gate.metrics.registry import get_metric
+from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+
+if TYPE_CHECKING:
+    import torch
+
+    from qa_gate.adapters.base import ImageTextEncoder
+
+SCORER = "candidate"
+
+
+@contextmanager
+def _inference(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
+    import torch
+
+    with torch.inference_mode():
+        if dtype is None:
+            yield
+        else:
+            with torch.autocast(device_type=device.type, dtype=dtype):
+                yield
+
+
+def _normalise(rows: torch.Tensor) -> np.ndarray:
+    array = rows.detach().float().cpu().numpy().astype(np.float64)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return array / np.where(norms == 0, 1.0, norms)
+
+
+class SuiteInputs:
+    """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once."""
+
+    def __init__(self, suite: Suite, encoder: ImageTextEncoder, batch_size: int,
+                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray]) -> None:
+        self.suite, self.encoder, self.batch_size = suite, encoder, batch_size
+        self.device, self.dtype, self._texts = device, dtype, text_cache
+        self.sample_ids = tuple(s.id for s in suite.samples)
+        self._images: np.ndarray | None = None
+
+    def image_embeddings(self) -> np.ndarray:
+        """``[n, d]`` normalised image embeddings, computed once."""
+        if self._images is None:
+            chunks = []
+            samples = self.suite.samples
+            for start in range(0, len(samples), self.batch_size):
+                batch = [open_image(s) for s in samples[start:start + self.batch_size]]
+                with _inference(self.device, self.dtype):
+                    chunks.append(_normalise(self.encoder.encode_images(batch)))
+            self._images = np.concatenate(chunks)
+        return self._images
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._texts))
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start:start + self.batch_size]
+            with _inference(self.device, self.dtype):
+                rows = _normalise(self.encoder.encode_texts(batch))
+            self._texts.update(zip(batch, rows))
+        return np.stack([self._texts[t] for t in texts])
+
+    def caption_embeddings(self, prefix: str) -> np.ndarray:
+        """``[n, d]`` embeddings of ``prefix + caption``."""
+        return self._encode([prefix + (s.caption or "") for s in self.suite.samples])
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every reference (prefixed) and the index of the sample that owns it."""
+        owner = np.array([i for i, s in enumerate(self.suite.samples) for _ in s.references], dtype=np.int64)
+        texts = [prefix + r for s in self.suite.samples for r in s.references]
+        return self._encode(texts), owner
+
+
+def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
+    """Refuse, naming the sample, any sample that lacks a field a configured metric reads."""
+    for metric_cfg in suite_cfg.metrics:
+        for field in get_metric(metric_cfg.name).needs:
+            for sample in suite.samples:
+                if not _has(sample, field):
+                    raise GoldenError(
+                        f"{sample_hint(suite, sample)}: has no {field}, which metric "
+                        f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs"
+                    )
+
+
+def _has(sample: Sample, field: str) -> bool:
+    if field == "caption":
+        return bool(sample.caption and sample.caption.strip())
+    if field == "references":
+        return bool(sample.references) and all(r.strip() for r in sample.references)
+    return getattr(sample, field, None) is not None
+
+
+def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> SuiteResult:
+    """Every configured metric of one suite, with per-sample statistics."""
+    metrics: dict[str, MetricResult] = {}
+    for metric_cfg in suite_cfg.metrics:
+        metric = get_metric(metric_cfg.name)
+        stats = np.asarray(metric.per_sample(inputs, metric_cfg.params), dtype=np.float64)
+        definition = metric.definition(metric_cfg.params, SCORER)
+        metrics[metric.name] = MetricResult(
+            name=metric.name, value=float(metric.aggregate(stats)),
+            higher_is_better=metric.higher_is_better, fingerprint=fingerprint(definition),
+            definition=definition, stats=stats,
+            per_sample=tuple(float(v) for v in metric.sample_values(stats)),
+        )
+    samples = tuple(SampleInfo(s.id, s.caption or "", s.tags) for s in suite.samples)
+    return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
+
+
+def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
+    """Versions and hardware a result was measured with."""
+    import torch
+
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "torch": torch.__version__,
+        "device": str(device),
+        "autocast": str(dtype).replace("torch.", "") if dtype is not None else "off (float32)",
+        "batch_size": str(batch_size),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+    for module in ("open_clip", "transformers"):
+        try:
+            env[module] = __import__(module).__version__
+        except ImportError:
+            continue
+    return env
+
+
+def run(config: GateConfig, suites: Sequence[Suite], encoder: ImageTextEncoder,
+        checkpoint: CheckpointInfo, device: torch.device, dtype: torch.dtype | None) -> RunResult:
+    """Score every suite of ``config`` (already loaded and verified as ``suites``)."""
+    cache: dict[str, np.ndarray] = {}
+    results = []
+    for suite_cfg, suite in zip(config.suites, suites):
+        check_samples(suite, suite_cfg)
+        inputs = SuiteInputs(suite, encoder, config.model.batch_size, device, dtype, cache)
+        results.append(score_suite(suite, suite_cfg, inputs))
+    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return RunResult(checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)

@@ -1,0 +1,68 @@
+"""The file baseline store: round trip, atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_gate.baseline.base import dumps
+from qa_gate.baseline.file import FileBaselineStore
+from qa_gate.errors import BaselineError
+
+from test_gate import make_run
+
+
+def test_missing_file_means_no_baseline(tmp_path: Path) -> None:
+    assert FileBaselineStore(tmp_path / "none.json").read() is None
+
+
+def test_round_trip_keeps_values_statistics_and_fingerprints(tmp_path: Path) -> None:
+    run = make_run({"clipscore": [0.1, 0.2, 0.3, 0.4], "cosine": [0.5, 0.6, 0.7, 0.8]})
+    store = FileBaselineStore(tmp_path / "sub" / "baseline.json")
+    store.write(run)
+    back = store.read()
+    assert back is not None
+    suite, orig = back.suites[0], run.suites[0]
+    assert suite.fingerprint == orig.fingerprint
+    assert [s.id for s in suite.samples] == [s.id for s in orig.samples]
+    assert dict(suite.samples[0].tags) == {"colour": "red"}
+    for name in ("clipscore", "cosine"):
+        assert suite.metrics[name].value == orig.metrics[name].value
+        assert suite.metrics[name].fingerprint == orig.metrics[name].fingerprint
+        np.testing.assert_array_equal(suite.metrics[name].stats, orig.metrics[name].stats)
+    assert back.checkpoint == run.checkpoint
+    assert dumps(back) == dumps(run)
+
+
+def test_failed_write_leaves_the_old_baseline_and_no_temp_files(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "baseline.json"
+    store = FileBaselineStore(path)
+    store.write(make_run({"clipscore": [1.0] * 4}))
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):  # the rename fails: disk full, permissions, interrupt
+        raise OSError("simulated failure")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        store.write(make_run({"clipscore": [0.0] * 4}))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{not json", "invalid JSON at line 1"),
+    ('{"format": "other"}', "not a qa_gate baseline"),
+    ('{"format": "qa-gate-baseline", "version": 99}', "version 99"),
+    ('{"format": "qa-gate-baseline", "version": 1, "suites": {}}', "malformed baseline"),
+])
+def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(text)
+    with pytest.raises(BaselineError) as err:
+        FileBaselineStore(path).read()
+    assert str(path) in str(err.value)
+    assert expected in str(err.value)

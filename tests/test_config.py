@@ -1,0 +1,405 @@
+"""``thresholds.yaml`` loading: the shipped file, defaults, paths, overrides and every error message."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from qa_gate.config import GateConfig, Overrides, Rule, load_config
+from qa_gate.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+VALID: dict[str, Any] = {
+    "version": 1,
+    "model": {"adapter": "open_clip", "checkpoint": "org/some-model"},
+    "suites": {"shapes": {"metrics": {"clipscore": {"min": 0.5, "max_drop": 0.02}}}},
+}
+
+
+def write(tmp_path: Path, doc: Any) -> Path:
+    """``doc`` dumped as YAML to ``tmp_path/thresholds.yaml``, or written as is when a string."""
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def valid() -> dict[str, Any]:
+    """A fresh copy of a minimal valid document, to break in one place."""
+    return copy.deepcopy(VALID)
+
+
+def load(tmp_path: Path, doc: Any, overrides: Overrides = Overrides()) -> GateConfig:
+    return load_config(write(tmp_path, doc), overrides)
+
+
+def error(tmp_path: Path, doc: Any, overrides: Overrides = Overrides()) -> str:
+    """The message of the ``ConfigError`` loading ``doc`` raises."""
+    path = write(tmp_path, doc)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    return str(info.value)
+
+
+def test_shipped_thresholds_load() -> None:
+    cfg = load_config(REPO / "thresholds.yaml")
+    assert cfg.version == 1
+    assert cfg.model.adapter == "open_clip"
+    assert cfg.model.checkpoint.replace("\\", "/").endswith("qa_gate/demo/checkpoints/good")
+    assert (cfg.model.device, cfg.model.dtype, cfg.model.batch_size) == ("auto", "auto", 64)
+    assert cfg.model.allow_pickle is False
+    assert cfg.baseline_path == REPO / "baselines" / "baseline.json"
+    assert cfg.report_path == REPO / "mm-gate-report.md"
+    (suite,) = cfg.suites
+    assert (suite.name, suite.label, suite.path) == ("shapes", "golden/shapes", REPO / "golden" / "shapes")
+    assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine"]
+    assert suite.metrics[2].rules == (Rule("max_drop_pct", 5.0),)
+    assert all(m.rules for m in suite.metrics)
+
+
+def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
+    cfg = load(tmp_path, valid())
+    assert cfg.source == tmp_path / "thresholds.yaml"
+    assert cfg.model.checkpoint == "org/some-model"
+    assert (cfg.model.device, cfg.model.dtype, cfg.model.batch_size) == ("auto", "auto", 32)
+    assert cfg.model.model_name is None and cfg.model.pretrained is None
+    assert dict(cfg.model.options) == {}
+    assert cfg.baseline_path == tmp_path / "baselines" / "baseline.json"
+    assert cfg.report_path is None
+    (suite,) = cfg.suites
+    assert (suite.path, suite.label) == (tmp_path / "golden" / "shapes", "golden/shapes")
+
+
+def test_metric_params_filled_read_only_and_rules_in_file_order(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"] = {
+        "clipscore": {"max_drop": 0.01, "w": 3, "min": 0.4},
+        "refclipscore": None,
+        "cosine": {},
+    }
+    clip, ref, cosine = load(tmp_path, doc).suites[0].metrics
+    assert clip.rules == (Rule("max_drop", 0.01), Rule("min", 0.4))
+    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 3.0}
+    assert isinstance(clip.params["w"], float)
+    with pytest.raises(TypeError):
+        clip.params["w"] = 1.0  # type: ignore[index]
+    assert ref.rules == () and dict(ref.params) == {"prefix": "A photo depicts ", "w": 2.5}
+    assert cosine.rules == () and dict(cosine.params) == {"prefix": ""}
+
+
+def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
+    text = write(tmp_path, valid()).read_text().replace("0.02", "2e-2")
+    assert "2e-2" in text
+    rules = load(tmp_path, text).suites[0].metrics[0].rules
+    assert rules[1] == Rule("max_drop", 0.02)
+
+
+# --- file-level errors ---------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="nope.yaml: file not found"):
+        load_config(path)
+
+
+def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
+    text = "version: 1\nmodel:\n  adapter: open_clip\n checkpoint: x\n"
+    message = error(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: invalid YAML at line 4, column 2")
+
+
+def test_duplicate_key_reports_line(tmp_path: Path) -> None:
+    text = "version: 1\nversion: 1\n"
+    message = error(tmp_path, text)
+    assert "line 2" in message and "duplicate key 'version'" in message
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("- a\n- b\n", "expected a mapping with 'version', 'model' and 'suites' at the top level, got a list"),
+    ("", "the file is empty"),
+    ("just text\n", "got 'just text'"),
+])
+def test_top_level_must_be_a_mapping(tmp_path: Path, text: str, expected: str) -> None:
+    message = error(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: ")
+    assert expected in message
+
+
+def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suite"] = doc.pop("suites")
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: suite: unknown key 'suite'")
+    assert "(did you mean 'suites'?)" in message
+
+
+@pytest.mark.parametrize(("version", "got"), [(2, "got 2"), ("1", "got '1'"), (True, "got true"),
+                                              (None, "got null")])
+def test_bad_version(tmp_path: Path, version: Any, got: str) -> None:
+    doc = valid()
+    doc["version"] = version
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: version: ")
+    assert "supported format version (1)" in message and got in message
+
+
+def test_missing_version(tmp_path: Path) -> None:
+    doc = valid()
+    del doc["version"]
+    assert "version: expected a supported format version (1), got nothing" in error(tmp_path, doc)
+
+
+# --- model section -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["checkpoint", "adapter"])
+def test_missing_model_key(tmp_path: Path, key: str) -> None:
+    doc = valid()
+    del doc["model"][key]
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: model.{key}: missing")
+    assert f"--mm-{key}" in message
+
+
+def test_missing_checkpoint_given_by_override(tmp_path: Path) -> None:
+    doc = valid()
+    del doc["model"]["checkpoint"]
+    assert load(tmp_path, doc, Overrides(checkpoint="org/other")).model.checkpoint == "org/other"
+
+
+def test_unknown_model_key_suggests(tmp_path: Path) -> None:
+    doc = valid()
+    doc["model"]["batchsize"] = 8
+    message = error(tmp_path, doc)
+    assert "model.batchsize: unknown key 'batchsize' (did you mean 'batch_size'?)" in message
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("checkpoint", 3, "model.checkpoint: expected a checkpoint path or hub id, got 3"),
+    ("checkpoint", "", "model.checkpoint: expected a checkpoint path or hub id, got ''"),
+    ("device", "gpu", "model.device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
+    ("device", "cuda:x", "model.device: expected"),
+    ("device", "cdua", "got 'cdua' (did you mean 'cuda'?)"),
+    ("dtype", "fp16", "model.dtype: expected 'auto', 'bfloat16', 'float16' or 'float32', got 'fp16'"),
+    ("dtype", "float61", "(did you mean 'float16'?)"),
+    ("batch_size", 0, "model.batch_size: expected an integer >= 1, got 0"),
+    ("batch_size", "x", "model.batch_size: expected an integer >= 1, got 'x'"),
+    ("batch_size", "64", "model.batch_size: expected an integer >= 1, got '64'"),
+    ("batch_size", True, "model.batch_size: expected an integer >= 1, got true"),
+    ("batch_size", 1.5, "model.batch_size: expected an integer >= 1, got 1.5"),
+    ("allow_pickle", "yes please", "model.allow_pickle: expected true or false, got 'yes please'"),
+    ("options", [1], "model.options: expected a mapping, got a list [1]"),
+    ("pretrained", 5, "model.pretrained: expected a pretrained tag, got 5"),
+    ("adapter", "open-clip", "model.adapter: expected 'open_clip', 'transformers' or a user adapter"),
+    ("adapter", "openclip", "got 'openclip' (did you mean 'open_clip'?)"),
+    ("adapter", "pkg.mod:", "model.adapter: expected a user adapter 'package.module:attr', got 'pkg.mod:'"),
+    ("adapter", ":attr", "model.adapter: expected a user adapter"),
+    ("adapter", "pkg mod:attr", "model.adapter: expected a user adapter"),
+])
+def test_bad_model_value(tmp_path: Path, key: str, value: Any, expected: str) -> None:
+    doc = valid()
+    doc["model"][key] = value
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: model.{key}: ")
+    assert expected in message
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("device", "cuda:1"), ("device", "cpu"), ("dtype", "bfloat16"), ("batch_size", 1),
+    ("adapter", "pkg.mod:attr"), ("adapter", "my_adapter:Factory"), ("adapter", "transformers"),
+    ("allow_pickle", True), ("pretrained", "laion2b_s34b_b79k"), ("model_name", "ViT-B-32"),
+])
+def test_good_model_value(tmp_path: Path, key: str, value: Any) -> None:
+    doc = valid()
+    doc["model"][key] = value
+    assert getattr(load(tmp_path, doc).model, key) == value
+
+
+def test_user_adapter_options_are_read_only(tmp_path: Path) -> None:
+    doc = valid()
+    doc["model"].update(adapter="pkg.mod:attr", options={"size": 3})
+    options = load(tmp_path, doc).model.options
+    assert dict(options) == {"size": 3}
+    with pytest.raises(TypeError):
+        options["size"] = 4  # type: ignore[index]
+
+
+# --- suites and metrics --------------------------------------------------------------
+
+
+def test_unknown_metric_suggests(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"] = {"clipscor": {"min": 0.5}}
+    path = write(tmp_path, doc)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: suites.shapes.metrics.clipscor: unknown metric 'clipscor' "
+        "(did you mean 'clipscore'?); known metrics: clipscore, cosine, refclipscore")
+
+
+@pytest.mark.parametrize(("rules", "expected"), [
+    ({"min": "high"}, "suites.shapes.metrics.clipscore.min: expected a number, got 'high'"),
+    ({"max": True}, "suites.shapes.metrics.clipscore.max: expected a number, got true"),
+    ({"min": float("nan")}, "suites.shapes.metrics.clipscore.min: expected a finite number, got nan"),
+    ({"max_drop": -0.1}, "suites.shapes.metrics.clipscore.max_drop: expected a number >= 0, got -0.1"),
+    ({"max_drop_pct": -5}, "suites.shapes.metrics.clipscore.max_drop_pct: expected a number >= 0, got -5"),
+    ({"min": 0.9, "max": 0.1}, "suites.shapes.metrics.clipscore: min 0.9 is above max 0.1"),
+    ({"prefx": "A "}, "suites.shapes.metrics.clipscore.prefx: unknown parameter or rule 'prefx' "
+                      "(did you mean 'prefix'?)"),
+    ({"max_dorp": 1}, "(did you mean 'max_drop'?)"),
+    ({"prefix": 3}, "suites.shapes.metrics.clipscore.prefix: expected a string, got 3"),
+    ({"w": "big"}, "suites.shapes.metrics.clipscore.w: expected a number, got 'big'"),
+    ({"w": False}, "suites.shapes.metrics.clipscore.w: expected a number, got false"),
+])
+def test_bad_metric_entry(tmp_path: Path, rules: dict[str, Any], expected: str) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"]["clipscore"] = rules
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: suites.shapes.metrics.clipscore")
+    assert expected in message
+
+
+def test_metric_entry_must_be_a_mapping(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"]["clipscore"] = 0.5
+    assert "suites.shapes.metrics.clipscore: expected a mapping of rules and parameters, got 0.5" in error(
+        tmp_path, doc)
+
+
+@pytest.mark.parametrize(("suites", "expected"), [
+    ({}, "suites: expected at least one suite, got a mapping {}"),
+    (None, "suites: expected a mapping of suite names to {path, metrics}, got null"),
+    ({"shapes": None}, "suites.shapes: expected a mapping with 'metrics'"),
+    ({"shapes": {"metrics": {}}}, "suites.shapes.metrics: expected at least one metric"),
+    ({"shapes": {"path": "x"}}, "suites.shapes.metrics: missing"),
+    ({"shapes": {"metrics": {"cosine": None}, "pth": "x"}}, "suites.shapes.pth: unknown key 'pth' "
+                                                            "(did you mean 'path'?)"),
+    ({"shapes": {"metrics": {"cosine": None}, "path": 7}}, "suites.shapes.path: expected a folder path, got 7"),
+    ({"bad name": {"metrics": {"cosine": None}}}, "suites.bad name: expected a suite name"),
+])
+def test_bad_suites(tmp_path: Path, suites: Any, expected: str) -> None:
+    doc = valid()
+    doc["suites"] = suites
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: suites")
+    assert expected in message
+
+
+def test_missing_suites(tmp_path: Path) -> None:
+    doc = valid()
+    del doc["suites"]
+    assert "thresholds.yaml: suites: missing" in error(tmp_path, doc)
+
+
+def test_non_string_suite_name(tmp_path: Path) -> None:
+    text = "version: 1\nmodel: {adapter: open_clip, checkpoint: x}\nsuites:\n  123: {metrics: {cosine: }}\n"
+    assert "suites.123: expected a string key, got 123 (quote it: '123')" in error(tmp_path, text)
+
+
+@pytest.mark.parametrize(("section", "value", "expected"), [
+    ("baseline", "b.json", "baseline: expected a mapping with 'path', got 'b.json'"),
+    ("report", {"path": 3}, "report.path: expected a file path, got 3"),
+    ("report", {"file": "r.md"}, "report.file: unknown key 'file'"),
+])
+def test_bad_baseline_or_report(tmp_path: Path, section: str, value: Any, expected: str) -> None:
+    doc = valid()
+    doc[section] = value
+    assert f"thresholds.yaml: {expected}" in error(tmp_path, doc)
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def test_paths_resolve_against_the_file_folder_not_the_cwd(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    (project / "ckpt").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    doc = valid()
+    doc["model"].update(checkpoint="ckpt", model_name="cfg.json")
+    (project / "cfg.json").write_text("{}")
+    doc["baseline"] = {"path": "store/base.json"}
+    doc["report"] = {"path": "out/report.md"}
+    doc["suites"]["other"] = {"path": "./data/../data/other/", "metrics": {"cosine": None}}
+    cfg = load(project, doc)
+    assert cfg.model.checkpoint == str(project / "ckpt")
+    assert cfg.model.model_name == str(project / "cfg.json")
+    assert cfg.baseline_path == project / "store" / "base.json"
+    assert cfg.report_path == project / "out" / "report.md"
+    shapes, other = cfg.suites
+    assert (shapes.path, shapes.label) == (project / "golden" / "shapes", "golden/shapes")
+    assert (other.path, other.label) == (project / "data" / "other", "data/other")
+
+
+def test_hub_id_checkpoint_and_missing_json_are_kept_as_written(tmp_path: Path) -> None:
+    doc = valid()
+    doc["model"].update(checkpoint="openai/clip-vit-base-patch32", model_name="missing.json")
+    cfg = load(tmp_path, doc)
+    assert cfg.model.checkpoint == "openai/clip-vit-base-patch32"
+    assert cfg.model.model_name == "missing.json"
+
+
+def test_suite_outside_the_folder_gets_a_relative_label(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["path"] = "../shared/shapes"
+    (tmp_path / "cfg").mkdir()
+    (suite,) = load(tmp_path / "cfg", doc).suites
+    assert (suite.path, suite.label) == (tmp_path / "shared" / "shapes", "../shared/shapes")
+
+
+# --- overrides -----------------------------------------------------------------------
+
+
+def test_overrides_replace_file_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project, cwd = tmp_path / "project", tmp_path / "cwd"
+    project.mkdir()
+    (cwd / "local-ckpt").mkdir(parents=True)
+    (project / "local-ckpt").mkdir()  # same name next to the file: must not win
+    monkeypatch.chdir(cwd)
+    overrides = Overrides(checkpoint="local-ckpt", adapter="transformers", model_name="ViT-L-14",
+                          device="cuda:0", dtype="float16", batch_size="16",  # type: ignore[arg-type]
+                          baseline_path="b/base.json", report_path="r.md")
+    cfg = load(project, valid(), overrides)
+    assert cfg.model.checkpoint == str(cwd / "local-ckpt")
+    assert (cfg.model.adapter, cfg.model.model_name) == ("transformers", "ViT-L-14")
+    assert (cfg.model.device, cfg.model.dtype, cfg.model.batch_size) == ("cuda:0", "float16", 16)
+    assert cfg.baseline_path == cwd / "b" / "base.json"
+    assert cfg.report_path == cwd / "r.md"
+
+
+def test_override_hub_id_checkpoint_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = load(tmp_path, valid(), Overrides(checkpoint="org/not-a-folder", batch_size=8))
+    assert (cfg.model.checkpoint, cfg.model.batch_size) == ("org/not-a-folder", 8)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (Overrides(device="gpu"), "--mm-device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
+    (Overrides(dtype="fp16"), "--mm-dtype: expected"),
+    (Overrides(batch_size="x"), "--mm-batch-size: expected an integer >= 1, got 'x'"),  # type: ignore[arg-type]
+    (Overrides(batch_size="0"), "--mm-batch-size: expected an integer >= 1, got '0'"),  # type: ignore[arg-type]
+    (Overrides(batch_size=0), "--mm-batch-size: expected an integer >= 1, got 0"),
+    (Overrides(adapter="openclip"), "--mm-adapter: expected 'open_clip', 'transformers' or a user adapter"),
+    (Overrides(adapter="pkg.mod:"), "--mm-adapter: expected a user adapter"),
+    (Overrides(checkpoint=""), "--mm-checkpoint: expected a checkpoint path or hub id, got ''"),
+    (Overrides(model_name=""), "--mm-model-name: expected a model name"),
+    (Overrides(baseline_path=""), "--mm-baseline: expected a file path, got ''"),
+    (Overrides(report_path=""), "--mm-report: expected a file path, got ''"),
+])
+def test_override_errors_name_the_option(tmp_path: Path, overrides: Overrides, expected: str) -> None:
+    message = error(tmp_path, valid(), overrides)
+    assert message.startswith(expected)
+
+
+def test_file_errors_still_reported_when_overridden(tmp_path: Path) -> None:
+    doc = valid()
+    doc["model"]["device"] = "gpu"
+    assert "thresholds.yaml: model.device:" in error(tmp_path, doc, Overrides(device="cpu"))
