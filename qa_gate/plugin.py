@@ -179,18 +179,34 @@ class GateItem(pytest.Item):
         return self.config.stash[STATE].prepared.config.source, None, self.name
 
 
+class GateChecks(pytest.Collector):
+    """The checks of ``thresholds.yaml``: one item per (suite, metric, rule)."""
+
+    def collect(self) -> list[pytest.Item]:
+        """Items named after their check, e.g. ``golden/shapes::clipscore::min``."""
+        state = self.config.stash[STATE]
+        items: list[pytest.Item] = []
+        for suite in state.prepared.config.suites:
+            for metric in suite.metrics:
+                for rule in metric.rules:
+                    name = f"{suite.label}::{metric.name}::{rule.kind}"
+                    items.append(GateItem.from_parent(self, name=name, nodeid=name,
+                                                      check_key=(suite.name, metric.name, rule.kind)))
+        return items
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Add one item per check (before -k and marker selection run)."""
+    """Add the gate's items (before -k and marker selection run), counted as collected."""
     state = config.stash.get(STATE, None)
     if state is None:
         return
-    for suite in state.prepared.config.suites:
-        for metric in suite.metrics:
-            for rule in metric.rules:
-                name = f"{suite.label}::{metric.name}::{rule.kind}"
-                items.append(GateItem.from_parent(session, name=name, nodeid=name,
-                                                  check_key=(suite.name, metric.name, rule.kind)))
+    source = state.prepared.config.source
+    try:
+        label = source.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        label = str(source)
+    items.extend(session.genitems(GateChecks.from_parent(session, name=label, nodeid=label)))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,0 +1,61 @@
+"""`mm-gate` subcommands, called in-process on a tiny project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+from conftest import build_tiny_project
+
+
+@pytest.fixture
+def project(tmp_path: Path, tiny_open_clip: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    return build_tiny_project(tmp_path, tiny_open_clip)
+
+
+def test_golden_verify_and_hash(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["golden", "verify"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "6 samples" in out and "fingerprint" in out
+    manifest = project / "golden" / "tiny" / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("a red square", "a crimson square"))
+    assert main(["golden", "verify", "golden/tiny"]) == EXIT_USAGE
+    assert "manifest" in capsys.readouterr().err
+    assert main(["golden", "hash", "golden/tiny"]) == EXIT_OK
+    assert main(["golden", "verify", "golden/tiny"]) == EXIT_OK
+
+
+def test_run_update_and_regress(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "mm-gate verdict: PASSED" in out
+    assert (project / "report.md").exists()
+    assert not (project / "baselines" / "baseline.json").exists()
+
+    assert main(["baseline", "update"]) == EXIT_OK
+    baseline = project / "baselines" / "baseline.json"
+    data = json.loads(baseline.read_text())
+    data["suites"]["tiny"]["metrics"]["clipscore"]["value"] += 0.1
+    data["suites"]["tiny"]["metrics"]["clipscore"]["stats"] = [
+        [v + 0.1] for (v,) in data["suites"]["tiny"]["metrics"]["clipscore"]["stats"]]
+    baseline.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["run"]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "golden/tiny::clipscore::max_drop" in out
+    assert json.loads(baseline.read_text()) == data
+
+
+def test_user_errors_are_one_line_exit_4(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--device", "tpu"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("mm-gate: error: --device") or "--mm-device" in err
+    assert "tpu" in err and "Traceback" not in err
+    assert main(["run", "--thresholds", "missing.yaml"]) == EXIT_USAGE
+    assert "missing.yaml" in capsys.readouterr().err

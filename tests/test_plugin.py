@@ -1,0 +1,158 @@
+"""The pytest plugin, driven through real pytest runs in subprocesses (pytester)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GATE = ("--mm-gate", "-p", "no:cacheprovider")
+
+
+def test_without_the_flag_the_plugin_is_inert_and_torch_free(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="""
+        import sys
+
+        def test_nothing_heavy_was_imported():
+            assert "torch" not in sys.modules
+            assert "qa_gate.engine" not in sys.modules
+            assert "qa_gate.config" not in sys.modules
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    assert "--mm-gate" in help_text and "--mm-checkpoint" in help_text and "mm_device" in help_text
+
+
+def test_malformed_thresholds_exit_4_with_the_key_path(gate_project: pytest.Pytester) -> None:
+    path = gate_project.path / "thresholds.yaml"
+    path.write_text(path.read_text().replace("clipscore: {min: 0.0", "clipscore: {min: high"))
+    result = gate_project.runpytest_subprocess(*GATE)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "suites.tiny.metrics.clipscore.min" in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_flipped_byte_in_a_golden_image_names_the_sample(gate_project: pytest.Pytester) -> None:
+    image = gate_project.path / "golden" / "tiny" / "images" / "green-1.png"
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    image.write_bytes(bytes(data))
+    result = gate_project.runpytest_subprocess(*GATE)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "green-1" in err and "sha256" in err and "mm-gate golden hash" in err
+
+
+def test_bad_checkpoint_is_a_usage_error(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest_subprocess(*GATE, "--mm-checkpoint", "no/such/checkpoint")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no/such/checkpoint" in result.stderr.str()
+    assert not (gate_project.path / "baselines").exists()
+
+
+def test_first_run_update_then_gate_against_the_baseline(gate_project: pytest.Pytester, monkeypatch) -> None:
+    summary = gate_project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    first = gate_project.runpytest_subprocess(*GATE, "-v")
+    first.assert_outcomes(passed=4)
+    first.stdout.fnmatch_lines(["*golden/tiny::clipscore::min PASSED*", "*No baseline yet*"])
+    baseline = gate_project.path / "baselines" / "baseline.json"
+    assert not baseline.exists()
+    assert "mm-gate" in summary.read_text()
+
+    update = gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline")
+    update.assert_outcomes(passed=4)
+    stored = json.loads(baseline.read_text())
+    assert set(stored["suites"]["tiny"]["metrics"]) == {"clipscore", "refclipscore", "cosine"}
+    assert len(stored["suites"]["tiny"]["metrics"]["clipscore"]["per_sample"]) == 6
+    assert stored["checkpoint"]["checkpoint"] == "ckpt"
+
+    again = gate_project.runpytest_subprocess(*GATE, "--mm-batch-size", "1")
+    again.assert_outcomes(passed=4)
+    again.stdout.fnmatch_lines(["*pass*golden/tiny::clipscore::max_drop*"])
+    report = (gate_project.path / "report.md").read_text()
+    assert "PASSED" in report and "colour=red" in report
+    assert summary.read_text().count("## mm-gate") == 3
+
+
+def _raise_baseline(baseline: Path, by: float) -> str:
+    data = json.loads(baseline.read_text())
+    metric = data["suites"]["tiny"]["metrics"]["clipscore"]
+    metric["value"] += by
+    metric["stats"] = [[v + by] for (v,) in metric["stats"]]
+    metric["per_sample"] = [v + by for v in metric["per_sample"]]
+    text = json.dumps(data)
+    baseline.write_text(text)
+    return text
+
+
+def test_a_regression_fails_the_right_item_and_leaves_the_baseline(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
+    baseline = gate_project.path / "baselines" / "baseline.json"
+    before = _raise_baseline(baseline, 0.05)
+    result = gate_project.runpytest_subprocess(*GATE)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop broken*",
+                                  "FAILED golden/tiny::clipscore::max_drop*"])
+    assert baseline.read_text() == before
+    assert "FAILED" in (gate_project.path / "report.md").read_text()
+
+
+def test_update_refused_when_a_floor_fails(gate_project: pytest.Pytester) -> None:
+    path = gate_project.path / "thresholds.yaml"
+    path.write_text(path.read_text().replace("clipscore: {min: 0.0", "clipscore: {min: 2.4"))
+    result = gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*baseline not updated*golden/tiny::clipscore::min*"])
+    assert not (gate_project.path / "baselines" / "baseline.json").exists()
+
+
+def test_changed_golden_suite_is_reported_incomparable(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
+    from conftest import write_tiny_suite
+
+    write_tiny_suite(gate_project.path / "golden" / "tiny", per_colour=3)
+    result = gate_project.runpytest_subprocess(*GATE)
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*incomparable*golden suite changed*"])
+
+
+def test_fixture_gives_user_tests_the_results(gate_project: pytest.Pytester) -> None:
+    gate_project.makepyfile(test_mine="""
+        def test_red_is_not_worse_than_blue(mm_gate_results):
+            suite = mm_gate_results.run.suite("tiny")
+            assert suite.metrics["clipscore"].stats.shape == (6, 1)
+            assert mm_gate_results.verdict.checks
+    """)
+    gate_project.runpytest_subprocess(*GATE).assert_outcomes(passed=5)
+    gate_project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(skipped=1)
+
+
+def test_keyword_selection_and_xdist(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest_subprocess(*GATE, "-k", "cosine").assert_outcomes(passed=1, deselected=3)
+    gate_project.makepyfile(test_mine="""
+        def test_workers_see_results(mm_gate_results):
+            assert mm_gate_results.run.suite("tiny") is not None
+    """)
+    result = gate_project.runpytest_subprocess(*GATE, "-n", "2")
+    result.assert_outcomes(passed=5)
+    assert result.stdout.str().count("mm-gate: scoring") == 1
+    assert (gate_project.path / "report.md").exists()
+
+
+def test_ini_options_are_read(gate_project: pytest.Pytester) -> None:
+    gate_project.makeini("""
+        [pytest]
+        mm_gate = true
+        mm_report = from-ini.md
+        mm_batch_size = 2
+    """)
+    result = gate_project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    assert (gate_project.path / "from-ini.md").exists()
+    bad = gate_project.runpytest_subprocess("-p", "no:cacheprovider", "--mm-device", "gpu")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--mm-device" in bad.stderr.str()
