@@ -9,7 +9,7 @@ import pytest
 
 from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
-from conftest import build_tiny_project
+from gate_project import build_tiny_project
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_update_refused_when_a_floor_fails(gate_project: pytest.Pytester) -> Non
 
 def test_changed_golden_suite_is_reported_incomparable(gate_project: pytest.Pytester) -> None:
     gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
-    from conftest import write_tiny_suite
+    from gate_project import write_tiny_suite
 
     write_tiny_suite(gate_project.path / "golden" / "tiny", per_colour=3)
     result = gate_project.runpytest_subprocess(*GATE)
