@@ -26,12 +26,18 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", help="inference batch size")
     parser.add_argument("--baseline", help="baseline file (overrides baseline.path)")
     parser.add_argument("--report", help="Markdown report path (overrides report.path)")
+    parser.add_argument("--baseline-ref", help="git ref holding the baseline at its merge-base with HEAD")
+    parser.add_argument("--mode", help="significant or strict, for every regression rule")
+    parser.add_argument("--accept-baseline-change", action="store_true", default=None,
+                        help="judge against the baseline as changed by this branch")
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(checkpoint=args.checkpoint, adapter=args.adapter, model_name=args.model_name,
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size,
-                     baseline_path=args.baseline, report_path=args.report)
+                     baseline_path=args.baseline, report_path=args.report,
+                     baseline_ref=args.baseline_ref, mode=args.mode,
+                     accept_baseline_change=args.accept_baseline_change)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     baseline_cmds = baseline.add_subparsers(dest="baseline_command", required=True)
     update = baseline_cmds.add_parser("update", help="score the checkpoint and record it as the baseline")
     _model_options(update)
+    signoff = commands.add_parser("signoff", help="sign off a release (strict gate, record, commit, tag) or verify one")
+    action = signoff.add_mutually_exclusive_group(required=True)
+    action.add_argument("--tag", help="sign off HEAD as this new annotated tag")
+    action.add_argument("--verify", metavar="TAG", help="re-check the sign-off recorded at this tag")
+    _model_options(signoff)
+    signoff.add_argument("--message", help="a note for the record, the commit and the tag")
+    signoff.add_argument("--no-rescore", dest="rescore", action="store_false",
+                         help="--verify: check hashes and fingerprints only, do not score again")
+    signoff.add_argument("--tolerance", type=float, default=1e-6,
+                         help="--verify: largest absolute metric difference that still matches")
     return parser
 
 
@@ -61,7 +77,7 @@ def _run(args: argparse.Namespace, update: bool) -> int:
 
     prepared = prepare(args.thresholds, _overrides(args))
     print(f"mm-gate: scoring {prepared.config.model.checkpoint} on {len(prepared.suites)} golden suite(s)")
-    verdict = judge(prepared.config, score(prepared), update_baseline=update)
+    verdict = judge(prepared, score(prepared), update_baseline=update)
     print("\n".join(verdict_lines(verdict)))
     if prepared.config.report_path is not None:
         print(f"mm-gate: report written to {write_report(verdict, prepared.config.report_path)}")
@@ -85,6 +101,25 @@ def _golden(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _signoff(args: argparse.Namespace) -> int:
+    from qa_gate.engine import verdict_lines
+    from qa_gate.signoff import sign_off, verify
+
+    if args.verify:
+        verification = verify(args.thresholds, args.verify, _overrides(args), args.rescore, args.tolerance)
+        print("\n".join(verification.lines()))
+        return EXIT_OK if verification.passed else EXIT_FAILED
+    print(f"mm-gate: signing off {args.tag}: running the gate in strict mode")
+    done = sign_off(args.thresholds, args.tag, _overrides(args), args.message)
+    print("\n".join(verdict_lines(done.verdict)))
+    if done.record is None or done.commit is None:
+        print("mm-gate: sign-off refused: the gate fails; nothing was written, committed or tagged")
+        return EXIT_FAILED
+    print(f"mm-gate: sign-off record written to {done.path} and committed as {done.commit[:7]}")
+    print(f"mm-gate: annotated tag {args.tag} created on {done.commit[:7]} (not pushed)")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mm-gate`` console script."""
     args = build_parser().parse_args(argv)
@@ -93,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, update=args.update_baseline)
         if args.command == "baseline":
             return _run(args, update=True)
+        if args.command == "signoff":
+            return _signoff(args)
         return _golden(args)
     except GateError as exc:
         print(f"mm-gate: error: {exc}", file=sys.stderr)

@@ -10,28 +10,33 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from qa_gate.config_checks import (
+from qa_gate.config_checks import (  # noqa: F401 - the constants are re-exported
+    ADAPTERS,
+    DEVICES,
+    DTYPES,
+    FLOOR_KINDS,
     MISSING,
+    MODEL_CHECKS,
+    MODES,
+    RULE_KINDS,
+    RULE_SETTINGS,
+    USER_ADAPTER,
     Where,
-    boolean,
     check_keys,
-    choice,
+    confidence,
     describe,
+    flag,
+    git_ref,
     integer,
     mapping,
-    number,
-    param,
+    metric_entry,
+    mode,
     read_yaml,
+    slice_name,
     string,
 )
 from qa_gate.errors import did_you_mean, one_of
-from qa_gate.metrics.registry import get_metric, metric_names
-
-RULE_KINDS: tuple[str, ...] = ("min", "max", "max_drop", "max_drop_pct")
-FLOOR_KINDS: frozenset[str] = frozenset({"min", "max"})
-ADAPTERS: tuple[str, ...] = ("open_clip", "transformers")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+from qa_gate.metrics.registry import metric_names
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Rule:
 
     kind: str
     value: float
+    mode: str = "significant"
+    confidence: float = 0.95
 
     @property
     def is_floor(self) -> bool:
@@ -57,13 +64,24 @@ class MetricConfig:
 
 
 @dataclass(frozen=True)
+class SliceConfig:
+    """Rules for the samples of a suite tagged ``key=value``; metric params come from the suite."""
+
+    slice: str
+    key: str
+    value: str
+    metrics: tuple[MetricConfig, ...]
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
-    """A golden suite: its name, its folder and the metrics gated on it."""
+    """A golden suite: its name, its folder, the metrics gated on it and per-slice rules."""
 
     name: str
     path: Path
     label: str
     metrics: tuple[MetricConfig, ...]
+    slices: tuple[SliceConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,11 @@ class GateConfig:
     suites: tuple[SuiteConfig, ...]
     baseline_path: Path
     report_path: Path | None
+    resamples: int = 10000
+    seed: int = 0
+    baseline_ref: str | None = None
+    accept_baseline_change: bool = False
+    baseline_explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,20 +132,24 @@ class Overrides:
     batch_size: int | None = None
     baseline_path: str | None = None
     report_path: str | None = None
+    baseline_ref: str | None = None
+    accept_baseline_change: bool | None = None
+    mode: str | None = None
 
 
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 DEFAULT_BASELINE = "baselines/baseline.json"
 SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-USER_ADAPTER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
-_TOP_KEYS = ("version", "model", "baseline", "report", "suites")
+_TOP_KEYS = ("version", "model", "gate", "baseline", "report", "suites")
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
                "batch_size", "allow_pickle", "options")
-_SUITE_KEYS = ("path", "metrics")
+_SUITE_KEYS = ("path", "metrics", "slices")
 OPTION_NAMES: Mapping[str, str] = MappingProxyType({
     "checkpoint": "--mm-checkpoint", "adapter": "--mm-adapter", "model_name": "--mm-model-name",
     "device": "--mm-device", "dtype": "--mm-dtype", "batch_size": "--mm-batch-size",
     "baseline_path": "--mm-baseline", "report_path": "--mm-report",
+    "baseline_ref": "--mm-baseline-ref", "accept_baseline_change": "--mm-accept-baseline-change",
+    "mode": "--mm-mode",
 })
 """The command-line option that sets each :class:`Overrides` field."""
 
@@ -145,16 +172,28 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         got = "nothing (the key is missing)" if version is MISSING else describe(version)
         raise (where / "version").error(
             f"expected a supported format version ({supported}), got {got}")
+    gate = _gate(data.get("gate"), where / "gate", overrides)
     model = _model(data.get("model"), where / "model", base, overrides)
-    baseline = _section_path(data, "baseline", where, base, overrides.baseline_path)
+    baseline = _section_path(data, "baseline", where, base, overrides.baseline_path, ("path", "ref"))
     report = _section_path(data, "report", where, base, overrides.report_path)
+    ref = (data.get("baseline") or {}).get("ref")
+    ref = None if ref is None else git_ref(ref, where / "baseline" / "ref")
+    if overrides.baseline_ref is not None:
+        ref = git_ref(overrides.baseline_ref, _option("baseline_ref"))
+    accept = overrides.accept_baseline_change
     return GateConfig(
         source=Path(path).absolute(),
         version=int(version),
         model=model,
-        suites=_suites(data.get("suites", MISSING), where / "suites", base),
+        suites=_suites(data.get("suites", MISSING), where / "suites", base, gate),
         baseline_path=baseline if baseline is not None else (base / DEFAULT_BASELINE).resolve(),
         report_path=report,
+        resamples=gate.resamples,
+        seed=gate.seed,
+        baseline_ref=ref,
+        accept_baseline_change=accept is not None and flag(
+            accept, _option("accept_baseline_change"), from_text=True),
+        baseline_explicit=overrides.baseline_path is not None,
     )
 
 
@@ -162,59 +201,11 @@ def _option(name: str) -> Where:
     return Where(None, OPTION_NAMES[name])
 
 
-def _existing_or_text(text: str, base: Path) -> str:
-    """The absolute path when ``text`` names something that exists under ``base``, else ``text``."""
-    candidate = base / Path(text).expanduser()
-    try:
-        return str(candidate.resolve()) if candidate.exists() else text
-    except OSError:
-        return text
-
-
-def _adapter(value: Any, where: Where, base: Path) -> str:
-    names = ", ".join(f"'{name}'" for name in ADAPTERS)
-    expected = f"{names} or a user adapter 'package.module:attr'"
-    if isinstance(value, str) and ":" in value:
-        if not USER_ADAPTER.fullmatch(value):
-            raise where.error(f"expected a user adapter 'package.module:attr', got {describe(value)}")
-        return value
-    return choice(value, where, ADAPTERS, expected)
-
-
-def _device(value: Any, where: Where, base: Path) -> str:
-    if isinstance(value, str) and (value in DEVICES or re.fullmatch(r"cuda:\d+", value)):
-        return value
-    hint = did_you_mean(value, DEVICES) if isinstance(value, str) else ""
-    raise where.error(f"expected {one_of((*DEVICES, 'cuda:N'))}, got {describe(value)}{hint}")
-
-
-def _model_name(value: Any, where: Where, base: Path) -> str | None:
-    if value is None:
-        return None
-    text = string(value, where, "a model name or a config .json path")
-    return _existing_or_text(text, base) if text.endswith(".json") else text
-
-
-_MODEL_CHECKS: dict[str, Callable[[Any, Where, Path], Any]] = {
-    "adapter": _adapter,
-    "checkpoint": lambda v, w, b: _existing_or_text(
-        string(v, w, "a checkpoint path or hub id"), b),
-    "model_name": _model_name,
-    "pretrained": lambda v, w, b: None if v is None else string(v, w, "a pretrained tag"),
-    "device": _device,
-    "dtype": lambda v, w, b: choice(v, w, DTYPES, one_of(DTYPES)),
-    # an option (no file) may arrive as text from an ini file: "64"
-    "batch_size": lambda v, w, b: integer(v, w, minimum=1, from_text=w.file is None),
-    "allow_pickle": lambda v, w, b: boolean(v, w),
-    "options": lambda v, w, b: MappingProxyType({} if v is None else mapping(v, w)),
-}
-
-
 def _model(raw: Any, where: Where, base: Path, overrides: Overrides) -> ModelConfig:
     data = {} if raw is None else mapping(raw, where, "a mapping with 'adapter' and 'checkpoint'")
     check_keys(data, where, _MODEL_KEYS)
     values: dict[str, Any] = {}
-    for key, check in _MODEL_CHECKS.items():
+    for key, check in MODEL_CHECKS.items():
         if key in data:
             values[key] = check(data[key], where / key, base)
         given = getattr(overrides, key, None)
@@ -228,12 +219,13 @@ def _model(raw: Any, where: Where, base: Path, overrides: Overrides) -> ModelCon
 
 
 def _section_path(data: Mapping[str, Any], section: str, where: Where, base: Path,
-                  given: str | None) -> Path | None:
+                  given: str | None, keys: tuple[str, ...] = ("path",)) -> Path | None:
     """``<section>.path`` resolved against ``base``, or ``given`` resolved against the cwd."""
     at = where / section
     raw = data.get(section)
-    body = {} if raw is None else mapping(raw, at, "a mapping with 'path'")
-    check_keys(body, at, ("path",))
+    optional = "".join(f" and optionally '{key}'" for key in keys[1:])
+    body = {} if raw is None else mapping(raw, at, f"a mapping with 'path'{optional}")
+    check_keys(body, at, keys)
     result = None
     if body.get("path") is not None:
         result = (base / string(body["path"], at / "path", "a file path")).resolve()
@@ -243,21 +235,56 @@ def _section_path(data: Mapping[str, Any], section: str, where: Where, base: Pat
     return result
 
 
-def _suites(raw: Any, where: Where, base: Path) -> tuple[SuiteConfig, ...]:
+@dataclass(frozen=True)
+class _Gate:
+    """The ``gate`` section, with ``--mm-mode`` (``forced_mode``) applied to regression rules."""
+
+    mode: str = Rule.mode
+    confidence: float = Rule.confidence
+    resamples: int = GateConfig.resamples
+    seed: int = GateConfig.seed
+    forced_mode: str | None = None
+
+    def rules(self, found: list[tuple[str, float]], settings: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """``found`` (kind, value) pairs as rules; regressions take the metric's ``settings``."""
+        return tuple(
+            Rule(kind, value, self.mode, self.confidence) if kind in FLOOR_KINDS
+            else Rule(kind, value, self.forced_mode or settings.get("mode", self.mode),
+                      settings.get("confidence", self.confidence))
+            for kind, value in found)
+
+
+_GATE_CHECKS: dict[str, Callable[[Any, Where], Any]] = {
+    "mode": mode,
+    "confidence": confidence,
+    "resamples": lambda v, w: integer(v, w, minimum=100),
+    "seed": lambda v, w: integer(v, w, minimum=0),
+}
+
+
+def _gate(raw: Any, where: Where, overrides: Overrides) -> _Gate:
+    data = {} if raw is None else mapping(raw, where, f"a mapping with {one_of(_GATE_CHECKS)}")
+    check_keys(data, where, tuple(_GATE_CHECKS))
+    values = {key: check(data[key], where / key) for key, check in _GATE_CHECKS.items() if key in data}
+    forced = None if overrides.mode is None else mode(overrides.mode, _option("mode"))
+    return _Gate(**values, forced_mode=forced)
+
+
+def _suites(raw: Any, where: Where, base: Path, gate: _Gate) -> tuple[SuiteConfig, ...]:
     expected = "a mapping of suite names to {path, metrics}"
     if raw is MISSING:
         raise where.error(f"missing; expected {expected}")
     data = mapping(raw, where, expected)
     if not data:
         raise where.error(f"expected at least one suite, got {describe(raw)}")
-    return tuple(_suite(name, body, where / name, base) for name, body in data.items())
+    return tuple(_suite(name, body, where / name, base, gate) for name, body in data.items())
 
 
-def _suite(name: str, raw: Any, where: Where, base: Path) -> SuiteConfig:
+def _suite(name: str, raw: Any, where: Where, base: Path, gate: _Gate) -> SuiteConfig:
     if not SUITE_NAME.fullmatch(name):
         raise where.error(f"expected a suite name of letters, digits, '_', '.' or '-', "
                           f"got {describe(name)}")
-    data = mapping(raw, where, "a mapping with 'metrics' (and optionally 'path')")
+    data = mapping(raw, where, "a mapping with 'metrics' (and optionally 'path' and 'slices')")
     check_keys(data, where, _SUITE_KEYS)
     written = data.get("path")
     written = f"golden/{name}" if written is None else string(written, where / "path", "a folder path")
@@ -274,32 +301,43 @@ def _suite(name: str, raw: Any, where: Where, base: Path) -> SuiteConfig:
     if not metrics:
         raise metrics_at.error(f"expected at least one metric, got {describe(raw_metrics)}; "
                                f"known metrics: {', '.join(metric_names())}")
+    parsed: dict[str, tuple[MetricConfig, dict[str, Any]]] = {}
+    for metric, body in metrics.items():
+        params, found, settings = metric_entry(metric, body, metrics_at / metric)
+        config = MetricConfig(metric, MappingProxyType(params), gate.rules(found, settings))
+        parsed[metric] = (config, settings)
     return SuiteConfig(
         name=name,
         path=joined.resolve(),
         label=label,
-        metrics=tuple(_metric(metric, body, metrics_at / metric) for metric, body in metrics.items()),
+        metrics=tuple(config for config, _ in parsed.values()),
+        slices=_slices(data.get("slices"), where / "slices", name, parsed, gate),
     )
 
 
-def _metric(name: str, raw: Any, where: Where) -> MetricConfig:
-    metric = get_metric(name, where=str(where))
-    body = {} if raw is None else mapping(raw, where, "a mapping of rules and parameters")
-    params = dict(metric.params)
-    rules: list[Rule] = []
-    for key, value in body.items():
-        at = where / key
-        if key in RULE_KINDS:
-            minimum = 0.0 if key in ("max_drop", "max_drop_pct") else None
-            rules.append(Rule(key, number(value, at, minimum=minimum)))
-        elif key in metric.params:
-            params[key] = param(value, metric.params[key], at)
-        else:
-            known = (*metric.params, *RULE_KINDS)
-            takes = ", ".join(metric.params) or "none"
-            raise at.error(f"unknown parameter or rule '{key}'{did_you_mean(key, known)}; "
-                           f"{name} takes parameters: {takes}; rules: {', '.join(RULE_KINDS)}")
-    bounds = {rule.kind: rule.value for rule in rules if rule.is_floor}
-    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-        raise where.error(f"min {bounds['min']:g} is above max {bounds['max']:g}; no value can pass")
-    return MetricConfig(name=name, params=MappingProxyType(params), rules=tuple(rules))
+def _slices(raw: Any, where: Where, suite: str, metrics: Mapping[str, tuple[MetricConfig, dict[str, Any]]],
+            gate: _Gate) -> tuple[SliceConfig, ...]:
+    """``slices``: rules on the suite's own metrics for the samples tagged ``key=value``."""
+    if raw is None:
+        return ()
+    names = ", ".join(metrics)
+    slices: list[SliceConfig] = []
+    for name, body in mapping(raw, where, "a mapping of slices 'key=value' to metric rules").items():
+        at = where / name
+        key, value = slice_name(name, at)
+        entries = {} if body is None else mapping(body, at, "a mapping of the suite's metric names to rules")
+        if not entries:
+            raise at.error(f"expected rules on at least one of the suite's metrics ({names}), "
+                           f"got {describe(body)}")
+        configs: list[MetricConfig] = []
+        for metric, entry in entries.items():
+            if metric not in metrics:
+                raise (at / metric).error(
+                    f"'{metric}' is not a metric of suite '{suite}'{did_you_mean(metric, metrics)}; "
+                    f"a slice gates the suite's own metrics: {names}")
+            parent, inherited = metrics[metric]
+            home = Where(None, f"suites.{suite}.metrics.{metric}")
+            _, found, settings = metric_entry(metric, entry, at / metric, home)
+            configs.append(MetricConfig(metric, parent.params, gate.rules(found, {**inherited, **settings})))
+        slices.append(SliceConfig(name, key, value, tuple(configs)))
+    return tuple(slices)

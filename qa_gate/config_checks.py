@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from qa_gate.errors import ConfigError, did_you_mean
+from qa_gate.errors import ConfigError, did_you_mean, one_of
+from qa_gate.metrics.registry import get_metric
+
+RULE_KINDS: tuple[str, ...] = ("min", "max", "max_drop", "max_drop_pct")
+FLOOR_KINDS: frozenset[str] = frozenset({"min", "max"})
+MODES: tuple[str, ...] = ("significant", "strict")
+"""How a regression rule judges a drop: beyond the allowed drop with the configured
+confidence (paired bootstrap), or on the point estimate alone (release sign-off)."""
+RULE_SETTINGS: tuple[str, ...] = ("mode", "confidence")
+"""Keys beside a metric's rules that set how its regression rules judge (not metric params)."""
+ADAPTERS: tuple[str, ...] = ("open_clip", "transformers")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
+USER_ADAPTER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 class _Missing:
@@ -207,3 +221,145 @@ def param(value: Any, default: Any, where: Where) -> Any:
     if not isinstance(value, type(default)):
         raise where.error(f"expected a {type(default).__name__}, got {describe(value)}")
     return value
+
+
+def flag(value: Any, where: Where, from_text: bool = False) -> bool:
+    """``true`` or ``false``; ``from_text`` also accepts ``"true"``/``"false"``, ``"1"``/``"0"``,
+    ``"yes"``/``"no"`` (an option set in an ini file arrives as text)."""
+    if from_text and isinstance(value, str):
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if value.strip().lower() in words:
+            return words[value.strip().lower()]
+    return boolean(value, where)
+
+
+def confidence(value: Any, where: Where) -> float:
+    """A confidence level strictly between 0.5 and 1 (``0.95``, not ``95``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 < value < 1:
+        hint = " (a fraction: 0.95 for 95%)" if isinstance(value, (int, float)) and 50 < value < 100 else ""
+        raise where.error(f"expected a number in (0.5, 1), got {describe(value)}{hint}")
+    return float(value)
+
+
+def git_ref(value: Any, where: Where) -> str:
+    """A git revision (branch, tag, commit): no spaces or control characters, not an option."""
+    expected = "a git ref (a branch, tag or commit, e.g. 'main' or 'origin/main')"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise where.error(f"expected {expected}, got the number {describe(value)} "
+                          f"(quote a commit id that YAML reads as a number)")
+    if not isinstance(value, str) or not value or re.search(r"[\s\x00-\x1f\x7f]", value):
+        raise where.error(f"expected {expected}, got {describe(value)}")
+    if value.startswith("-"):
+        raise where.error(f"expected {expected}, got {describe(value)} (a ref cannot start with '-')")
+    return value
+
+
+def slice_name(name: str, where: Where) -> tuple[str, str]:
+    """The tag key and value of a slice written ``key=value``."""
+    key, equals, value = name.partition("=")
+    if not equals or not key or not value or key != key.strip() or value != value.strip():
+        hint = " (no spaces around '=')" if equals and key.strip() and value.strip() else ""
+        raise where.error(f"expected a slice written 'key=value' (a tag key and one of its values, "
+                          f"e.g. 'colour=red'), got {describe(name)}{hint}")
+    return key, value
+
+
+def mode(value: Any, where: Where) -> str:
+    """A regression mode: one of :data:`MODES`."""
+    return choice(value, where, MODES, one_of(MODES))
+
+
+# --- the model section: each check takes the value, where it was written, and the folder
+# --- relative paths resolve against (the file's, or the cwd for an option)
+
+
+def _existing_or_text(text: str, base: Path) -> str:
+    """The absolute path when ``text`` names something that exists under ``base``, else ``text``."""
+    candidate = base / Path(text).expanduser()
+    try:
+        return str(candidate.resolve()) if candidate.exists() else text
+    except OSError:
+        return text
+
+
+def _adapter(value: Any, where: Where, base: Path) -> str:
+    names = ", ".join(f"'{name}'" for name in ADAPTERS)
+    expected = f"{names} or a user adapter 'package.module:attr'"
+    if isinstance(value, str) and ":" in value:
+        if not USER_ADAPTER.fullmatch(value):
+            raise where.error(f"expected a user adapter 'package.module:attr', got {describe(value)}")
+        return value
+    return choice(value, where, ADAPTERS, expected)
+
+
+def _device(value: Any, where: Where, base: Path) -> str:
+    if isinstance(value, str) and (value in DEVICES or re.fullmatch(r"cuda:\d+", value)):
+        return value
+    hint = did_you_mean(value, DEVICES) if isinstance(value, str) else ""
+    raise where.error(f"expected {one_of((*DEVICES, 'cuda:N'))}, got {describe(value)}{hint}")
+
+
+def _model_name(value: Any, where: Where, base: Path) -> str | None:
+    if value is None:
+        return None
+    text = string(value, where, "a model name or a config .json path")
+    return _existing_or_text(text, base) if text.endswith(".json") else text
+
+
+MODEL_CHECKS: Mapping[str, Callable[[Any, Where, Path], Any]] = MappingProxyType({
+    "adapter": _adapter,
+    "checkpoint": lambda v, w, b: _existing_or_text(
+        string(v, w, "a checkpoint path or hub id"), b),
+    "model_name": _model_name,
+    "pretrained": lambda v, w, b: None if v is None else string(v, w, "a pretrained tag"),
+    "device": _device,
+    "dtype": lambda v, w, b: choice(v, w, DTYPES, one_of(DTYPES)),
+    # an option (no file) may arrive as text from an ini file: "64"
+    "batch_size": lambda v, w, b: integer(v, w, minimum=1, from_text=w.file is None),
+    "allow_pickle": lambda v, w, b: boolean(v, w),
+    "options": lambda v, w, b: MappingProxyType({} if v is None else mapping(v, w)),
+})
+"""The check for each key of the ``model`` section (and its command-line option)."""
+
+
+# --- a metric entry (on a suite or a slice)
+
+
+def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
+                 ) -> tuple[dict[str, Any], list[tuple[str, float]], dict[str, Any]]:
+    """Parameters (defaults filled), rules in file order and rule settings of one metric entry.
+
+    ``home`` is set for a slice entry: the suite metric where its parameters belong.
+    """
+    metric = get_metric(name, where=str(where))
+    body = {} if raw is None else mapping(
+        raw, where, "a mapping of rules" if home else "a mapping of rules and parameters")
+    params = dict(metric.params)
+    rules: list[tuple[str, float]] = []
+    settings: dict[str, Any] = {}
+    rule_list, setting_list = ", ".join(RULE_KINDS), ", ".join(RULE_SETTINGS)
+    for key, value in body.items():
+        at = where / key
+        if key in RULE_KINDS:
+            rules.append((key, number(value, at, minimum=None if key in FLOOR_KINDS else 0.0)))
+        elif key in RULE_SETTINGS:
+            settings[key] = mode(value, at) if key == "mode" else confidence(value, at)
+        elif home is not None and key in metric.params:
+            raise at.error(f"'{key}' is a parameter of {name}; parameters belong on the suite metric "
+                           f"({(home / key).path}) and its slices inherit them; a slice entry takes "
+                           f"rules ({rule_list}) and rule settings ({setting_list})")
+        elif home is not None:
+            raise at.error(f"unknown rule '{key}'{did_you_mean(key, (*RULE_KINDS, *RULE_SETTINGS))}; "
+                           f"a slice entry takes rules ({rule_list}) and rule settings ({setting_list})")
+        elif key in metric.params:
+            params[key] = param(value, metric.params[key], at)
+        else:
+            known = (*metric.params, *RULE_KINDS, *RULE_SETTINGS)
+            takes = ", ".join(metric.params) or "none"
+            raise at.error(f"unknown parameter or rule '{key}'{did_you_mean(key, known)}; "
+                           f"{name} takes parameters: {takes}; rules: {rule_list}; "
+                           f"rule settings: {setting_list}")
+    bounds = dict(rule for rule in rules if rule[0] in FLOOR_KINDS)
+    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+        raise where.error(f"min {bounds['min']:g} is above max {bounds['max']:g}; no value can pass")
+    return params, rules, settings

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_gate.baseline.base import BaselineStore
+from qa_gate.baseline.base import HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
 from qa_gate.config import GateConfig, Overrides, load_config
 from qa_gate.errors import BaselineError
@@ -14,6 +14,8 @@ from qa_gate.gate import Verdict, accept_as_baseline, evaluate
 from qa_gate.golden import Suite, load_suite
 from qa_gate.results import RunResult
 from qa_gate.runner import check_samples
+
+HISTORY = 10
 
 
 @dataclass(frozen=True)
@@ -63,26 +65,64 @@ def _shown_path(location: str, base: Path) -> str:
         return location
 
 
-def baseline_store(config: GateConfig) -> BaselineStore:
-    """The store the config points at."""
-    return FileBaselineStore(config.baseline_path)
+@dataclass(frozen=True)
+class BaselineContext:
+    """The baseline a run is judged against, where it came from, and what the change under test did to it."""
+
+    source: str
+    baseline: RunResult | None
+    changes: tuple[str, ...] = ()
+    history: tuple[HistoryPoint, ...] = ()
 
 
-def judge(config: GateConfig, run: RunResult, update_baseline: bool = False) -> Verdict:
-    """Compare ``run`` with the stored baseline under the config's rules."""
-    store = baseline_store(config)
-    verdict = evaluate(run, store.read(), config, baseline_source=store.describe())
+def resolve_baseline(prepared: Prepared, history: int = HISTORY) -> BaselineContext:
+    """The target branch's baseline (at the merge-base) inside git; the file otherwise.
+
+    ``--mm-baseline PATH`` always means the file. In git, a baseline or golden suite
+    changed by the change under test is reported, and the change's own baseline is
+    used only with ``--mm-accept-baseline-change``.
+    """
+    config = prepared.config
+    store = None
+    if not config.baseline_explicit:
+        from qa_gate.baseline.git import GitBaselineStore
+
+        store = GitBaselineStore.discover(config.baseline_path, ref=config.baseline_ref)
+    if store is None:
+        file_store = FileBaselineStore(config.baseline_path)
+        return BaselineContext(file_store.describe(), file_store.read())
+    baseline = store.read()
+    changes: list[str] = []
+    change = store.baseline_change()
+    if change is not None:
+        changes.append(change.summary())
+        if config.accept_baseline_change:
+            baseline = change.new
+            changes.append("The changed baseline is accepted (--mm-accept-baseline-change): "
+                           "this run is judged against it.")
+        else:
+            changes.append("This run is judged against the target branch's baseline; pass "
+                           "--mm-accept-baseline-change to accept the new one deliberately.")
+    changes.extend(g.summary() for g in store.golden_changes([s.path for s in prepared.suites]))
+    return BaselineContext(store.describe(), baseline, tuple(changes), tuple(store.history(history)))
+
+
+def judge(prepared: Prepared, run: RunResult, update_baseline: bool = False) -> Verdict:
+    """Compare ``run`` with the resolved baseline under the config's rules."""
+    context = resolve_baseline(prepared)
+    verdict = evaluate(run, context.baseline, prepared.config, baseline_source=context.source)
+    verdict = replace(verdict, changes=context.changes, history=context.history)
     return accept_as_baseline(verdict) if update_baseline else verdict
 
 
 def record_baseline(config: GateConfig, verdict: Verdict) -> str:
-    """Store ``verdict.run`` as the new baseline; refused when a floor fails."""
+    """Write ``verdict.run`` to the working tree's baseline file; refused when a floor fails."""
     broken = [c.id for c in verdict.checks if c.rule.is_floor and c.status.failed]
     if broken:
         raise BaselineError(
             f"baseline not updated: floors fail ({', '.join(broken)}); a baseline must pass its own floors"
         )
-    return baseline_store(config).write(verdict.run)
+    return FileBaselineStore(config.baseline_path).write(verdict.run)
 
 
 def verdict_lines(verdict: Verdict) -> Sequence[str]:

@@ -1,16 +1,26 @@
-"""The gate: a pure function from results, baseline and rules to a verdict."""
+"""The gate: a pure function from results, baseline and rules to a verdict (DESIGN.md §5).
+
+Floors (``min``/``max``) are absolute. Regression rules (``max_drop``,
+``max_drop_pct``) compare with the baseline on the same golden and metric
+fingerprints through a paired bootstrap: in ``significant`` mode a drop fails
+only when it exceeds the allowance with the rule's confidence; in ``strict``
+mode it passes only when it is shown to be within the allowance.
+"""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from qa_gate.config import GateConfig, Rule
+from qa_gate.baseline.base import HistoryPoint
+from qa_gate.config import GateConfig, MetricConfig, Rule
+from qa_gate.diffs import (SampleDelta, SliceDelta, changed_samples, flipped_samples, oriented, paired_rows,
+                           slice_rows, slices)
 from qa_gate.metrics.registry import get_metric
 from qa_gate.results import MetricResult, RunResult, SuiteResult
+from qa_gate.stats import DropEstimate, estimate_drop, judge_drop
 
-TOP_SAMPLES = 10
 _EPS = 1e-12
 
 
@@ -31,7 +41,7 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Check:
-    """One (suite, metric, rule) check and its outcome."""
+    """One (suite or slice, metric, rule) check and its outcome."""
 
     suite: str
     suite_label: str
@@ -42,11 +52,15 @@ class Check:
     status: Status
     message: str
     higher_is_better: bool = True
+    slice: str | None = None
+    estimate: DropEstimate | None = None
+    """The bootstrap estimate of the drop, for regression rules judged against a baseline."""
 
     @property
     def id(self) -> str:
-        """The readable id, e.g. ``golden/shapes::clipscore::min``."""
-        return f"{self.suite_label}::{self.metric}::{self.rule.kind}"
+        """The readable id: ``golden/shapes::clipscore::min``, ``golden/shapes[colour=red]::clipscore::min``."""
+        where = f"{self.suite_label}[{self.slice}]" if self.slice else self.suite_label
+        return f"{where}::{self.metric}::{self.rule.kind}"
 
     @property
     def delta(self) -> float | None:
@@ -62,42 +76,6 @@ class Check:
 
 
 @dataclass(frozen=True)
-class SliceDelta:
-    """A metric on the samples sharing one tag value (``colour=red``)."""
-
-    suite: str
-    metric: str
-    slice: str
-    n: int
-    value: float
-    baseline: float | None
-    higher_is_better: bool
-
-    @property
-    def delta(self) -> float | None:
-        """Candidate minus baseline on this slice."""
-        return None if self.baseline is None else self.value - self.baseline
-
-
-@dataclass(frozen=True)
-class SampleDelta:
-    """One sample's per-sample metric value before and after."""
-
-    suite: str
-    metric: str
-    sample_id: str
-    text: str
-    value: float
-    baseline: float
-    higher_is_better: bool = True
-
-    @property
-    def delta(self) -> float:
-        """Candidate minus baseline for this sample."""
-        return self.value - self.baseline
-
-
-@dataclass(frozen=True)
 class Verdict:
     """The gate's decision and everything the report explains it with."""
 
@@ -109,16 +87,17 @@ class Verdict:
     run: RunResult
     baseline: RunResult | None
     baseline_source: str | None = None
+    changes: tuple[str, ...] = ()
+    """What the change under test did to the baseline or the golden suites (report's first lines)."""
+    history: tuple[HistoryPoint, ...] = ()
+    """Earlier baselines on the target branch, oldest first."""
+    flips: tuple[SampleDelta, ...] = ()
+    """Samples that crossed their metric's floor from the right side to the wrong one."""
 
     @property
     def failures(self) -> tuple[Check, ...]:
         """The checks that fail the build."""
         return tuple(c for c in self.checks if c.status.failed)
-
-
-def _oriented(delta: float, higher_is_better: bool) -> float:
-    """A delta where positive always means better."""
-    return delta if higher_is_better else -delta
 
 
 def _floor(rule: Rule, value: float) -> tuple[Status, str]:
@@ -128,96 +107,72 @@ def _floor(rule: Rule, value: float) -> tuple[Status, str]:
     return (Status.PASS if ok else Status.FAIL), f"{rule.kind} {verb}: {value:.4f} (need {op} {rule.value:g})"
 
 
-def _regression(rule: Rule, value: float, base: float, higher_is_better: bool) -> tuple[Status, str]:
-    drop = -_oriented(value - base, higher_is_better)
-    if rule.kind == "max_drop":
-        allowed, measured, unit = rule.value, drop, ""
-    else:
-        if base == 0:
-            measured = 0.0 if drop <= 0 else float("inf")
-        else:
-            measured = 100.0 * drop / abs(base)
-        allowed, unit = rule.value, "%"
-    ok = measured <= allowed + _EPS
-    text = (
-        f"{rule.kind} {'holds' if ok else 'broken'}: {value:.4f} vs baseline {base:.4f}, "
-        f"drop {measured:.4f}{unit} (allowed {allowed:g}{unit})"
+def _regression(rule: Rule, metric: MetricResult, base_metric: MetricResult, rows: Sequence[int],
+                base_rows: Sequence[int], config: GateConfig) -> tuple[Status, str, DropEstimate]:
+    relative = rule.kind == "max_drop_pct"
+    estimate = estimate_drop(
+        get_metric(metric.name).aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
+        higher_is_better=metric.higher_is_better, relative=relative, allowed=rule.value,
+        confidence=rule.confidence, resamples=config.resamples, seed=config.seed,
     )
-    return (Status.PASS if ok else Status.FAIL), text
+    ok = judge_drop(estimate, rule.value + _EPS, rule.mode)
+    unit = "%" if relative else ""
+    text = (f"{rule.kind} ({rule.mode}, {rule.confidence:.0%}) {'holds' if ok else 'broken'}: "
+            f"drop {estimate.drop:.4f}{unit}, {rule.confidence:.0%} bounds [{estimate.low:.4f}, "
+            f"{estimate.high:.4f}]{unit}, allowed {rule.value:g}{unit}; smallest detectable drop at n="
+            f"{estimate.n}: {estimate.min_detectable:.4f}{unit}")
+    return (Status.PASS if ok else Status.FAIL), text, estimate
 
 
-def _baseline_metric(
-    suite: SuiteResult, metric: MetricResult, baseline: RunResult | None
-) -> tuple[MetricResult | None, str | None]:
-    """The comparable baseline result, or ``None`` and the reason it is not usable."""
-    if baseline is None:
-        return None, "no baseline"
-    base_suite = baseline.suite(suite.name)
+def _comparable(suite: SuiteResult, metric: MetricResult, baseline: RunResult | None
+                ) -> tuple[SuiteResult | None, MetricResult | None, str | None]:
+    """The baseline's suite and metric when comparable, else the reason they are not."""
+    base_suite = baseline.suite(suite.name) if baseline is not None else None
     if base_suite is None:
-        return None, "no baseline"
+        return None, None, "no baseline"
     if base_suite.fingerprint != suite.fingerprint:
-        return None, (
-            f"incomparable: golden suite changed (baseline fingerprint {base_suite.fingerprint}, "
-            f"now {suite.fingerprint}); update the baseline deliberately"
-        )
+        return None, None, (f"incomparable: golden suite changed (baseline fingerprint {base_suite.fingerprint}, "
+                            f"now {suite.fingerprint}); update the baseline deliberately")
     base_metric = base_suite.metrics.get(metric.name)
     if base_metric is None:
-        return None, "no baseline"
+        return None, None, "no baseline"
     if base_metric.fingerprint != metric.fingerprint:
-        return None, (
-            f"incomparable: metric definition changed (baseline {base_metric.fingerprint}, "
-            f"now {metric.fingerprint}); update the baseline deliberately"
-        )
-    return base_metric, None
+        return None, None, (f"incomparable: metric definition changed (baseline {base_metric.fingerprint}, "
+                            f"now {metric.fingerprint}); update the baseline deliberately")
+    return base_suite, base_metric, None
 
 
-def _rows_by_id(suite: SuiteResult) -> Mapping[str, int]:
-    return {s.id: i for i, s in enumerate(suite.samples)}
-
-
-def _slices(suite: SuiteResult, base_suite: SuiteResult | None, metric: MetricResult,
-            base_metric: MetricResult | None) -> list[SliceDelta]:
+def _checks(suite: SuiteResult, metric: MetricResult, metric_cfg: MetricConfig, rows: list[int],
+            base_suite: SuiteResult | None, base_metric: MetricResult | None, why: str | None,
+            config: GateConfig, slice_name: str | None = None) -> list[Check]:
     impl = get_metric(metric.name)
-    groups: dict[str, list[int]] = {}
-    for i, sample in enumerate(suite.samples):
-        for key, val in sample.tags.items():
-            groups.setdefault(f"{key}={val}", []).append(i)
-    base_rows = _rows_by_id(base_suite) if base_suite is not None and base_metric is not None else None
+    value = float(impl.aggregate(metric.stats[rows]))
+    base_rows = paired_rows(suite, base_suite, rows) if base_suite is not None else None
+    base_value = (float(impl.aggregate(base_metric.stats[base_rows]))
+                  if base_metric is not None and base_rows is not None else None)
     out = []
-    for name, rows in sorted(groups.items()):
-        value = float(impl.aggregate(metric.stats[rows]))
-        base_value = None
-        if base_rows is not None and base_metric is not None:
-            ids = [suite.samples[i].id for i in rows]
-            if all(i in base_rows for i in ids):
-                base_value = float(impl.aggregate(base_metric.stats[[base_rows[i] for i in ids]]))
-        out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, base_value,
-                              metric.higher_is_better))
+    for rule in metric_cfg.rules:
+        estimate = None
+        if rule.is_floor:
+            status, message = _floor(rule, value)
+        elif base_metric is None or base_rows is None:
+            reason = why or "no baseline"
+            status = Status.INCOMPARABLE if reason.startswith("incomparable") else Status.NO_BASELINE
+            message = f"{rule.kind}: {reason}"
+        else:
+            status, message, estimate = _regression(rule, metric, base_metric, rows, base_rows, config)
+        out.append(Check(suite.name, suite.label, metric.name, rule, value, base_value, status, message,
+                         metric.higher_is_better, slice_name, estimate))
     return out
-
-
-def _samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
-             base_metric: MetricResult) -> list[SampleDelta]:
-    base_rows = _rows_by_id(base_suite)
-    out = []
-    for i, sample in enumerate(suite.samples):
-        j = base_rows.get(sample.id)
-        if j is None:
-            continue
-        value, base = metric.per_sample[i], base_metric.per_sample[j]
-        if _oriented(value - base, metric.higher_is_better) < 0:
-            out.append(SampleDelta(suite.name, metric.name, sample.id, sample.text, value, base,
-                                   metric.higher_is_better))
-    out.sort(key=lambda d: _oriented(d.delta, metric.higher_is_better))
-    return out[:TOP_SAMPLES]
 
 
 def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
              baseline_source: str | None = None) -> Verdict:
     """Judge ``run`` against the rules of ``config`` and the comparable parts of ``baseline``."""
     checks: list[Check] = []
-    slices: list[SliceDelta] = []
+    slice_deltas: list[SliceDelta] = []
     samples: list[SampleDelta] = []
+    flips: list[SampleDelta] = []
     notes: list[str] = []
     if baseline is None:
         notes.append("No baseline yet: only absolute floors (min/max) were checked. "
@@ -226,37 +181,35 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
         suite = run.suite(suite_cfg.name)
         if suite is None:
             continue
-        base_suite = baseline.suite(suite.name) if baseline is not None else None
-        if base_suite is not None and base_suite.fingerprint != suite.fingerprint:
+        prior = baseline.suite(suite.name) if baseline is not None else None
+        if prior is not None and prior.fingerprint != suite.fingerprint:
             notes.append(f"Golden suite {suite.label} changed since the baseline "
-                         f"({base_suite.fingerprint} → {suite.fingerprint}): regression rules on it "
+                         f"({prior.fingerprint} → {suite.fingerprint}): regression rules on it "
                          "are incomparable until the baseline is updated deliberately.")
+        groups = slice_rows(suite)
+        confidence = max((r.confidence for m in suite_cfg.metrics for r in m.rules), default=0.95)
         for metric_cfg in suite_cfg.metrics:
             metric = suite.metrics[metric_cfg.name]
-            base_metric, why = _baseline_metric(suite, metric, baseline)
-            comparable_suite = base_suite if base_metric is not None else None
-            slices.extend(_slices(suite, comparable_suite, metric, base_metric))
-            if base_metric is not None and base_suite is not None:
-                samples.extend(_samples(suite, base_suite, metric, base_metric))
-            for rule in metric_cfg.rules:
-                if rule.is_floor:
-                    status, message = _floor(rule, metric.value)
-                elif base_metric is None:
-                    incomparable = why is not None and why.startswith("incomparable")
-                    status = Status.INCOMPARABLE if incomparable else Status.NO_BASELINE
-                    message = f"{rule.kind}: {why}" if why else f"{rule.kind}: no baseline"
-                else:
-                    status, message = _regression(rule, metric.value, base_metric.value,
-                                                  metric.higher_is_better)
-                checks.append(Check(
-                    suite=suite.name, suite_label=suite.label, metric=metric.name, rule=rule,
-                    value=metric.value,
-                    baseline=base_metric.value if base_metric is not None else None,
-                    status=status, message=message, higher_is_better=metric.higher_is_better,
-                ))
+            base_suite, base_metric, why = _comparable(suite, metric, baseline)
+            checks.extend(_checks(suite, metric, metric_cfg, list(range(len(suite.samples))), base_suite,
+                                  base_metric, why, config))
+            slice_deltas.extend(slices(suite, metric, base_suite, base_metric, confidence,
+                                       config.resamples, config.seed))
+            if base_suite is not None and base_metric is not None:
+                samples.extend(changed_samples(suite, base_suite, metric, base_metric))
+                for rule in metric_cfg.rules:
+                    if rule.kind == ("min" if metric.higher_is_better else "max"):
+                        flips.extend(flipped_samples(suite, base_suite, metric, base_metric, rule.value))
+        for slice_cfg in suite_cfg.slices:
+            rows = groups.get(slice_cfg.slice, [])
+            for metric_cfg in slice_cfg.metrics:
+                metric = suite.metrics[metric_cfg.name]
+                base_suite, base_metric, why = _comparable(suite, metric, baseline)
+                checks.extend(_checks(suite, metric, metric_cfg, rows, base_suite, base_metric, why, config,
+                                      slice_cfg.slice))
     passed = not any(c.status.failed for c in checks)
-    return Verdict(passed, tuple(checks), tuple(slices), tuple(samples), tuple(notes), run,
-                   baseline, baseline_source)
+    return Verdict(passed, tuple(checks), tuple(slice_deltas), tuple(samples), tuple(notes), run,
+                   baseline, baseline_source, flips=tuple(flips))
 
 
 def accept_as_baseline(verdict: Verdict) -> Verdict:
@@ -278,5 +231,5 @@ def accept_as_baseline(verdict: Verdict) -> Verdict:
 def worst_slices(verdict: Verdict, limit: int = 10) -> list[SliceDelta]:
     """Slices with a baseline, the most regressed first."""
     with_base = [s for s in verdict.slices if s.delta is not None]
-    with_base.sort(key=lambda s: _oriented(s.delta or 0.0, s.higher_is_better))
+    with_base.sort(key=lambda s: oriented(s.delta or 0.0, s.higher_is_better))
     return with_base[:limit]

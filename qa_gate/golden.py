@@ -27,7 +27,7 @@ _CHUNK = 1 << 20
 _TMP = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
 _TOP_KEYS = ("version", "description", "samples")
 _SAMPLE_KEYS = ("id", "image", "caption", "references", "tags")
-_SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
+SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _BAD = object()  # the manifest could not be read at all; already reported
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "image": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty path relative to the suite folder"),
@@ -228,7 +228,7 @@ def _read_sums(path: Path, problems: _Problems) -> dict[str, str]:
     for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
-        match = _SUMS_LINE.match(line)
+        match = SUMS_LINE.match(line)
         pure = PurePosixPath(match.group(2)) if match else None
         where = f"{HASHES} line {number}"
         if match is None or pure is None:
@@ -283,7 +283,8 @@ def _compare(listed: dict[str, str], files: dict[str, Path], samples: list[Sampl
                 problems.add(f"{label} does not match its sha256 in {HASHES} {sums}")
 
 
-def _fingerprint(listed: Mapping[str, str]) -> str:
+def listing_fingerprint(listed: Mapping[str, str]) -> str:
+    """The suite fingerprint of a SHA256SUMS listing (path -> sha256): order-independent."""
     content = "".join(f"{listed[rel]}  {rel}\n" for rel in sorted(listed))
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
@@ -297,7 +298,7 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
     samples = _parse_manifest(_read_yaml(root / MANIFEST, problems), root, problems)
     _compare(listed, _walk(root, problems), samples, root, problems)
     problems.raise_if_any()
-    return Suite(name or root.name, root, _fingerprint(listed), tuple(samples))
+    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples))
 
 
 def _decode(path: Path, rgb: bool = True) -> Image.Image:

@@ -146,11 +146,10 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
 
 def run(config: GateConfig, suites: Sequence[Suite], encoder: ImageTextEncoder,
         checkpoint: CheckpointInfo, device: torch.device, dtype: torch.dtype | None) -> RunResult:
-    """Score every suite of ``config`` (already loaded and verified as ``suites``)."""
+    """Score every suite of ``config`` (already loaded, verified and checked as ``suites``)."""
     cache: dict[str, np.ndarray] = {}
     results = []
     for suite_cfg, suite in zip(config.suites, suites):
-        check_samples(suite, suite_cfg)
         inputs = SuiteInputs(suite, encoder, config.model.batch_size, device, dtype, cache)
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()

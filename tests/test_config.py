@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_gate.config import GateConfig, Overrides, Rule, load_config
+from qa_gate.config import (
+    MODES,
+    OPTION_NAMES,
+    GateConfig,
+    MetricConfig,
+    Overrides,
+    Rule,
+    SliceConfig,
+    load_config,
+)
 from qa_gate.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -303,7 +312,17 @@ def test_non_string_suite_name(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("section", "value", "expected"), [
-    ("baseline", "b.json", "baseline: expected a mapping with 'path', got 'b.json'"),
+    ("baseline", "b.json", "baseline: expected a mapping with 'path' and optionally 'ref', got 'b.json'"),
+    ("baseline", {"refs": "main"},
+     "baseline.refs: unknown key 'refs' (did you mean 'ref'?); allowed keys: path, ref"),
+    ("baseline", {"ref": ""}, "baseline.ref: expected a git ref (a branch, tag or commit"),
+    ("baseline", {"ref": "my branch"}, "baseline.ref: expected a git ref"),
+    ("baseline", {"ref": "--upload-pack=x"}, "baseline.ref: expected a git ref (a branch, tag or commit, "
+                                             "e.g. 'main' or 'origin/main'), got '--upload-pack=x' "
+                                             "(a ref cannot start with '-')"),
+    ("baseline", {"ref": 1234567}, "baseline.ref: expected a git ref (a branch, tag or commit, e.g. 'main' or "
+                                   "'origin/main'), got the number 1234567 (quote a commit id"),
+    ("report", {"path": "r.md", "ref": "main"}, "report.ref: unknown key 'ref'; allowed keys: path"),
     ("report", {"path": 3}, "report.path: expected a file path, got 3"),
     ("report", {"file": "r.md"}, "report.file: unknown key 'file'"),
 ])
@@ -403,3 +422,285 @@ def test_file_errors_still_reported_when_overridden(tmp_path: Path) -> None:
     doc = valid()
     doc["model"]["device"] = "gpu"
     assert "thresholds.yaml: model.device:" in error(tmp_path, doc, Overrides(device="cpu"))
+
+
+def test_shipped_gate_section_holds_the_defaults(tmp_path: Path) -> None:
+    """Uncommenting the shipped ``gate:`` section changes nothing."""
+    lines = (REPO / "thresholds.yaml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# gate:"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    (tmp_path / "thresholds.yaml").write_text("\n".join(lines) + "\n")
+    with_gate = load_config(tmp_path / "thresholds.yaml")
+    shipped = load_config(REPO / "thresholds.yaml")
+    assert (with_gate.resamples, with_gate.seed) == (shipped.resamples, shipped.seed) == (10000, 0)
+    assert [m.rules for m in with_gate.suites[0].metrics] == [m.rules for m in shipped.suites[0].metrics]
+    assert shipped.baseline_ref is None and shipped.suites[0].slices == ()
+
+
+# --- gate section, rule mode and confidence ------------------------------------------
+
+
+def test_rules_get_default_mode_and_confidence(tmp_path: Path) -> None:
+    cfg = load(tmp_path, valid())
+    assert MODES == ("significant", "strict")
+    assert (cfg.resamples, cfg.seed) == (10000, 0)
+    assert cfg.suites[0].metrics[0].rules == (Rule("min", 0.5, "significant", 0.95),
+                                              Rule("max_drop", 0.02, "significant", 0.95))
+    assert Rule("min", 0.5) == Rule("min", 0.5, "significant", 0.95)
+
+
+def test_gate_section_sets_defaults_and_metric_settings_override_them(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gate"] = {"mode": "strict", "confidence": 0.9, "resamples": 100, "seed": 7}
+    doc["suites"]["shapes"]["metrics"] = {
+        "clipscore": {"max_drop": 0.02, "mode": "significant", "confidence": 0.99, "min": 0.5},
+        "cosine": {"max_drop_pct": 5, "confidence": 0.8},
+        "refclipscore": {"max_drop": 0.1},
+    }
+    cfg = load(tmp_path, doc)
+    assert (cfg.resamples, cfg.seed) == (100, 7)
+    clip, cosine, ref = cfg.suites[0].metrics
+    # floors keep the gate section's settings; regression rules take the metric's
+    assert clip.rules == (Rule("max_drop", 0.02, "significant", 0.99), Rule("min", 0.5, "strict", 0.9))
+    assert cosine.rules == (Rule("max_drop_pct", 5.0, "strict", 0.8),)
+    assert ref.rules == (Rule("max_drop", 0.1, "strict", 0.9),)
+    # mode and confidence are not metric parameters
+    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 2.5}
+
+
+def test_null_gate_section_is_the_defaults(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gate"] = None
+    cfg = load(tmp_path, doc)
+    assert (cfg.resamples, cfg.seed, cfg.suites[0].metrics[0].rules[1].mode) == (10000, 0, "significant")
+
+
+def test_mode_override_applies_to_every_regression_rule(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"]["clipscore"]["mode"] = "significant"
+    doc["suites"]["shapes"]["metrics"]["cosine"] = {"max_drop_pct": 5}
+    doc["suites"]["shapes"]["slices"] = {"colour=red": {"clipscore": {"max_drop": 0.05, "mode": "significant"}}}
+    cfg = load(tmp_path, doc, Overrides(mode="strict"))
+    (suite,) = cfg.suites
+    regressions = [r for m in (*suite.metrics, *suite.slices[0].metrics) for r in m.rules if not r.is_floor]
+    assert len(regressions) == 3 and {r.mode for r in regressions} == {"strict"}
+    assert suite.metrics[0].rules[0] == Rule("min", 0.5, "significant", 0.95)
+
+
+def test_unknown_gate_key_suggests(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gate"] = {"resample": 1000}
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: gate.resample: unknown key 'resample' "
+                              "(did you mean 'resamples'?)")
+    assert "allowed keys: mode, confidence, resamples, seed" in message
+
+
+def test_unknown_top_level_gate_key_suggests(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gates"] = {}
+    assert "gates: unknown key 'gates' (did you mean 'gate'?)" in error(tmp_path, doc)
+
+
+@pytest.mark.parametrize(("gate", "expected"), [
+    ({"mode": "lenient"}, "gate.mode: expected 'significant' or 'strict', got 'lenient'"),
+    ({"mode": "strikt"},
+     "gate.mode: expected 'significant' or 'strict', got 'strikt' (did you mean 'strict'?)"),
+    ({"mode": None}, "gate.mode: expected 'significant' or 'strict', got null"),
+    ({"confidence": 1.5}, "gate.confidence: expected a number in (0.5, 1), got 1.5"),
+    ({"confidence": 1}, "gate.confidence: expected a number in (0.5, 1), got 1"),
+    ({"confidence": 0.5}, "gate.confidence: expected a number in (0.5, 1), got 0.5"),
+    ({"confidence": 95}, "gate.confidence: expected a number in (0.5, 1), got 95 (a fraction: 0.95 for 95%)"),
+    ({"confidence": "0.95"}, "gate.confidence: expected a number in (0.5, 1), got '0.95'"),
+    ({"confidence": True}, "gate.confidence: expected a number in (0.5, 1), got true"),
+    ({"confidence": float("nan")}, "gate.confidence: expected a number in (0.5, 1), got nan"),
+    ({"resamples": 99}, "gate.resamples: expected an integer >= 100, got 99"),
+    ({"resamples": 1000.0}, "gate.resamples: expected an integer >= 100, got 1000.0"),
+    ({"resamples": "1000"}, "gate.resamples: expected an integer >= 100, got '1000'"),
+    ({"seed": -1}, "gate.seed: expected an integer >= 0, got -1"),
+    ({"seed": False}, "gate.seed: expected an integer >= 0, got false"),
+    ("strict", "gate: expected a mapping with 'confidence', 'mode', 'resamples' or 'seed', got 'strict'"),
+])
+def test_bad_gate_value(tmp_path: Path, gate: Any, expected: str) -> None:
+    doc = valid()
+    doc["gate"] = gate
+    message = error(tmp_path, doc)
+    assert message == f"{tmp_path / 'thresholds.yaml'}: {expected}"
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ({"mode": "lenient"}, "suites.shapes.metrics.clipscore.mode: expected 'significant' or 'strict', "
+                          "got 'lenient'"),
+    ({"confidence": 0.3}, "suites.shapes.metrics.clipscore.confidence: expected a number in (0.5, 1), got 0.3"),
+    ({"mod": "strict"}, "suites.shapes.metrics.clipscore.mod: unknown parameter or rule 'mod' "
+                        "(did you mean 'mode'?)"),
+    ({"confidance": 0.9}, "(did you mean 'confidence'?)"),
+])
+def test_bad_metric_mode_or_confidence(tmp_path: Path, entry: dict[str, Any], expected: str) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["metrics"]["clipscore"].update(entry)
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: suites.shapes.metrics.clipscore.")
+    assert expected in message
+    if expected.startswith("("):
+        assert "rule settings: mode, confidence" in message
+
+
+# --- slices --------------------------------------------------------------------------
+
+
+def test_slices_inherit_params_and_settings(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gate"] = {"confidence": 0.9}
+    doc["suites"]["shapes"]["metrics"] = {
+        "clipscore": {"min": 0.5, "max_drop": 0.02, "w": 3, "mode": "strict"},
+        "cosine": {"max_drop_pct": 5},
+    }
+    doc["suites"]["shapes"]["slices"] = {
+        "colour=red": {"clipscore": {"min": 0.45, "max_drop": 0.05, "confidence": 0.99}},
+        "size=a=b": {"cosine": {"max_drop_pct": 10, "mode": "strict"}, "clipscore": None},
+    }
+    (suite,) = load(tmp_path, doc).suites
+    clip = suite.metrics[0]
+    red, odd = suite.slices
+    assert red == SliceConfig("colour=red", "colour", "red", (
+        MetricConfig("clipscore", clip.params, (Rule("min", 0.45, "significant", 0.9),
+                                                Rule("max_drop", 0.05, "strict", 0.99))),))
+    assert dict(red.metrics[0].params) == {"prefix": "A photo depicts ", "w": 3.0}
+    assert (odd.key, odd.value) == ("size", "a=b")  # the value may hold '='
+    assert [m.name for m in odd.metrics] == ["cosine", "clipscore"]
+    assert odd.metrics[0].rules == (Rule("max_drop_pct", 10.0, "strict", 0.9),)
+    assert odd.metrics[1].rules == ()
+    assert dict(odd.metrics[0].params) == {"prefix": ""}
+
+
+@pytest.mark.parametrize("slices", [None, {}])
+def test_no_slices(tmp_path: Path, slices: Any) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["slices"] = slices
+    assert load(tmp_path, doc).suites[0].slices == ()
+
+
+@pytest.mark.parametrize(("slices", "expected"), [
+    ({"colour": {"clipscore": {"min": 0.4}}},
+     "suites.shapes.slices.colour: expected a slice written 'key=value' (a tag key and one of its values, "
+     "e.g. 'colour=red'), got 'colour'"),
+    ({"=red": {"clipscore": {"min": 0.4}}}, "suites.shapes.slices.=red: expected a slice written 'key=value'"),
+    ({"colour=": {"clipscore": {"min": 0.4}}}, "suites.shapes.slices.colour=: expected a slice written"),
+    ({"colour = red": {"clipscore": {"min": 0.4}}},
+     "suites.shapes.slices.colour = red: expected a slice written 'key=value' (a tag key and one of its "
+     "values, e.g. 'colour=red'), got 'colour = red' (no spaces around '=')"),
+    ({"colour=red": None}, "suites.shapes.slices.colour=red: expected rules on at least one of the suite's "
+                           "metrics (clipscore), got null"),
+    ({"colour=red": {}}, "suites.shapes.slices.colour=red: expected rules on at least one"),
+    ({"colour=red": [1]}, "suites.shapes.slices.colour=red: expected a mapping of the suite's metric names "
+                          "to rules, got a list [1]"),
+    ({"colour=red": {"clipscor": {"min": 0.4}}},
+     "suites.shapes.slices.colour=red.clipscor: 'clipscor' is not a metric of suite 'shapes' "
+     "(did you mean 'clipscore'?); a slice gates the suite's own metrics: clipscore"),
+    ({"colour=red": {"cosine": {"min": 0.4}}},
+     "suites.shapes.slices.colour=red.cosine: 'cosine' is not a metric of suite 'shapes'; "
+     "a slice gates the suite's own metrics: clipscore"),
+    ({"colour=red": {"clipscore": {"w": 3}}},
+     "suites.shapes.slices.colour=red.clipscore.w: 'w' is a parameter of clipscore; parameters belong on the "
+     "suite metric (suites.shapes.metrics.clipscore.w) and its slices inherit them"),
+    ({"colour=red": {"clipscore": {"mni": 0.4}}},
+     "suites.shapes.slices.colour=red.clipscore.mni: unknown rule 'mni' (did you mean 'min'?); a slice entry "
+     "takes rules (min, max, max_drop, max_drop_pct) and rule settings (mode, confidence)"),
+    ({"colour=red": {"clipscore": {"max_drop": -1}}},
+     "suites.shapes.slices.colour=red.clipscore.max_drop: expected a number >= 0, got -1"),
+    ({"colour=red": {"clipscore": {"min": 0.9, "max": 0.1}}},
+     "suites.shapes.slices.colour=red.clipscore: min 0.9 is above max 0.1"),
+    ({"colour=red": {"clipscore": {"mode": "lenient"}}},
+     "suites.shapes.slices.colour=red.clipscore.mode: expected 'significant' or 'strict', got 'lenient'"),
+    ({"colour=red": {"clipscore": {"confidence": 2}}},
+     "suites.shapes.slices.colour=red.clipscore.confidence: expected a number in (0.5, 1), got 2"),
+    ({"colour=red": {"clipscore": 0.4}},
+     "suites.shapes.slices.colour=red.clipscore: expected a mapping of rules, got 0.4"),
+    (["colour=red"], "suites.shapes.slices: expected a mapping of slices 'key=value' to metric rules, "
+                     "got a list ['colour=red']"),
+])
+def test_bad_slices(tmp_path: Path, slices: Any, expected: str) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["slices"] = slices
+    message = error(tmp_path, doc)
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: {expected}")
+
+
+def test_unknown_suite_key_suggests_slices(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["shapes"]["slice"] = {}
+    message = error(tmp_path, doc)
+    assert "suites.shapes.slice: unknown key 'slice' (did you mean 'slices'?); " \
+           "allowed keys: path, metrics, slices" in message
+
+
+# --- baseline ref and accepting a baseline change -------------------------------------
+
+
+def test_baseline_ref_and_flags_default(tmp_path: Path) -> None:
+    cfg = load(tmp_path, valid())
+    assert (cfg.baseline_ref, cfg.accept_baseline_change, cfg.baseline_explicit) == (None, False, False)
+
+
+@pytest.mark.parametrize("ref", ["main", "origin/main", "v1.2.0", "HEAD~1", "3f2a9c1", "refs/heads/release-1"])
+def test_baseline_ref_from_the_file(tmp_path: Path, ref: str) -> None:
+    doc = valid()
+    doc["baseline"] = {"ref": ref}
+    cfg = load(tmp_path, doc)
+    assert cfg.baseline_ref == ref
+    assert cfg.baseline_path == tmp_path / "baselines" / "baseline.json" and not cfg.baseline_explicit
+
+
+def test_baseline_ref_null_is_none(tmp_path: Path) -> None:
+    doc = valid()
+    doc["baseline"] = {"path": "b.json", "ref": None}
+    assert load(tmp_path, doc).baseline_ref is None
+
+
+def test_baseline_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    doc = valid()
+    doc["baseline"] = {"path": "file.json", "ref": "main"}
+    cfg = load(tmp_path, doc, Overrides(baseline_ref="origin/release", accept_baseline_change=True,
+                                        baseline_path="cli.json"))
+    assert (cfg.baseline_ref, cfg.accept_baseline_change) == ("origin/release", True)
+    assert cfg.baseline_explicit
+    assert cfg.baseline_path == tmp_path / "cli.json"
+    assert load(tmp_path, doc, Overrides(accept_baseline_change=False)).accept_baseline_change is False
+
+
+@pytest.mark.parametrize(("text", "expected"), [("true", True), ("Yes", True), ("1", True),
+                                                ("false", False), ("no", False), ("0", False)])
+def test_accept_baseline_change_from_ini_text(tmp_path: Path, text: str, expected: bool) -> None:
+    overrides = Overrides(accept_baseline_change=text)  # type: ignore[arg-type]
+    assert load(tmp_path, valid(), overrides).accept_baseline_change is expected
+
+
+def test_new_options_are_named() -> None:
+    assert OPTION_NAMES["baseline_ref"] == "--mm-baseline-ref"
+    assert OPTION_NAMES["accept_baseline_change"] == "--mm-accept-baseline-change"
+    assert OPTION_NAMES["mode"] == "--mm-mode"
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (Overrides(mode="lenient"), "--mm-mode: expected 'significant' or 'strict', got 'lenient'"),
+    (Overrides(mode="Strict"), "--mm-mode: expected 'significant' or 'strict', got 'Strict' "
+                               "(did you mean 'strict'?)"),
+    (Overrides(baseline_ref=""), "--mm-baseline-ref: expected a git ref (a branch, tag or commit"),
+    (Overrides(baseline_ref="-x"), "--mm-baseline-ref: expected a git ref"),
+    (Overrides(accept_baseline_change="maybe"),  # type: ignore[arg-type]
+     "--mm-accept-baseline-change: expected true or false, got 'maybe'"),
+])
+def test_new_override_errors_name_the_option(tmp_path: Path, overrides: Overrides, expected: str) -> None:
+    assert error(tmp_path, valid(), overrides).startswith(expected)
+
+
+def test_file_mode_error_still_reported_when_overridden(tmp_path: Path) -> None:
+    doc = valid()
+    doc["gate"] = {"mode": "lenient"}
+    assert "thresholds.yaml: gate.mode: expected" in error(tmp_path, doc, Overrides(mode="strict"))
+    doc = valid()
+    doc["baseline"] = {"ref": "a b"}
+    assert "thresholds.yaml: baseline.ref: expected" in error(tmp_path, doc, Overrides(baseline_ref="main"))

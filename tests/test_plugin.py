@@ -95,7 +95,7 @@ def test_a_regression_fails_the_right_item_and_leaves_the_baseline(gate_project:
     result = gate_project.runpytest_subprocess(*GATE)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop broken*",
+    result.stdout.fnmatch_lines(["*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop (significant, 95%) broken*",
                                   "FAILED golden/tiny::clipscore::max_drop*"])
     assert baseline.read_text() == before
     assert "FAILED" in (gate_project.path / "report.md").read_text()

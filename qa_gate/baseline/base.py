@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -14,6 +15,15 @@ from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo,
 
 FORMAT = "qa-gate-baseline"
 VERSION = 1
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One committed version of the baseline on the target branch."""
+
+    commit: str  # short sha
+    date: str  # ISO date (YYYY-MM-DD) of the commit
+    run: RunResult
 
 
 class BaselineStore(Protocol):

@@ -21,7 +21,8 @@ from typing import Any
 import jinja2
 
 from qa_gate.config import Rule
-from qa_gate.gate import Check, SampleDelta, SliceDelta, Status, Verdict
+from qa_gate.diffs import SampleDelta, SliceDelta
+from qa_gate.gate import Check, Status, Verdict
 from qa_gate.report.escape import md_code, md_escape
 from qa_gate.results import SuiteResult
 

@@ -10,7 +10,8 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 from qa_gate.config import GateConfig, MetricConfig, ModelConfig, Rule, SuiteConfig
-from qa_gate.gate import Check, SampleDelta, SliceDelta, Status, Verdict, evaluate
+from qa_gate.diffs import SampleDelta, SliceDelta
+from qa_gate.gate import Check, Status, Verdict, evaluate
 from qa_gate.report import append_step_summary, render_markdown, write_report
 from qa_gate.report.render import MAX_SLICE_ROWS, format_delta
 from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
@@ -272,7 +273,7 @@ def test_renders_a_verdict_from_the_gate(tmp_path: Path) -> None:
     config = GateConfig(tmp_path / "thresholds.yaml", 1, ModelConfig("open_clip", "ckpt"), (suite,),
                         tmp_path / "baseline", None)
     base = run([0.80] * 6, sha="b2" * 32)
-    verdict = evaluate(run([0.50, 0.55, 0.80, 0.81, 0.79, 0.80]), base, config, "file:baseline")
+    verdict = evaluate(run([0.50, 0.55, 0.74, 0.75, 0.74, 0.75]), base, config, "file:baseline")
     md = render_markdown(verdict)
     assert md.startswith("## mm-gate: ❌ FAILED — 1 of 2 checks failed\n")
     assert "❌ fail" in section(md, "### golden/shapes")[0]

@@ -1,0 +1,134 @@
+"""Where a run differs from its baseline: per-slice deltas with intervals, per-sample changes and flips."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa_gate.metrics.registry import get_metric
+from qa_gate.results import MetricResult, SuiteResult
+from qa_gate.stats import paired_drops
+
+TOP_SAMPLES = 10
+
+
+@dataclass(frozen=True)
+class SliceDelta:
+    """A metric on the samples sharing one tag value (``colour=red``), with a paired interval on Δ."""
+
+    suite: str
+    metric: str
+    slice: str
+    n: int
+    value: float
+    baseline: float | None
+    higher_is_better: bool
+    low: float | None = None
+    high: float | None = None
+    confidence: float | None = None
+
+    @property
+    def delta(self) -> float | None:
+        """Candidate minus baseline on this slice."""
+        return None if self.baseline is None else self.value - self.baseline
+
+
+@dataclass(frozen=True)
+class SampleDelta:
+    """One sample's per-sample metric value before and after."""
+
+    suite: str
+    metric: str
+    sample_id: str
+    text: str
+    value: float
+    baseline: float
+    higher_is_better: bool = True
+
+    @property
+    def delta(self) -> float:
+        """Candidate minus baseline for this sample."""
+        return self.value - self.baseline
+
+
+def oriented(delta: float, higher_is_better: bool) -> float:
+    """A delta where positive always means better."""
+    return delta if higher_is_better else -delta
+
+
+def slice_rows(suite: SuiteResult) -> dict[str, list[int]]:
+    """Row indices of every ``key=value`` tag slice, by slice name."""
+    groups: dict[str, list[int]] = {}
+    for i, sample in enumerate(suite.samples):
+        for key, val in sample.tags.items():
+            groups.setdefault(f"{key}={val}", []).append(i)
+    return dict(sorted(groups.items()))
+
+
+def paired_rows(suite: SuiteResult, base_suite: SuiteResult, rows: Sequence[int]) -> list[int] | None:
+    """Baseline rows of the same samples as ``rows``; ``None`` when one is missing."""
+    index = {s.id: i for i, s in enumerate(base_suite.samples)}
+    found = [index.get(suite.samples[i].id) for i in rows]
+    return None if any(j is None for j in found) else [j for j in found if j is not None]
+
+
+def delta_interval(metric: MetricResult, base_metric: MetricResult, rows: Sequence[int], base_rows: Sequence[int],
+                   confidence: float, resamples: int, seed: int) -> tuple[float, float]:
+    """Two-sided paired-bootstrap interval on candidate − baseline over the given rows."""
+    impl = get_metric(metric.name)
+    # Orientation "lower is better" makes the drop equal to candidate − baseline.
+    _, deltas = paired_drops(impl.aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
+                             higher_is_better=False, relative=False, resamples=resamples, seed=seed)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(deltas, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def slices(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResult | None,
+           base_metric: MetricResult | None, confidence: float, resamples: int, seed: int) -> list[SliceDelta]:
+    """Every tag slice of one metric, with the baseline's value and a Δ interval when comparable."""
+    impl = get_metric(metric.name)
+    out = []
+    for name, rows in slice_rows(suite).items():
+        value = float(impl.aggregate(metric.stats[rows]))
+        base_rows = paired_rows(suite, base_suite, rows) if base_suite is not None else None
+        if base_rows is None or base_metric is None:
+            out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, None, metric.higher_is_better))
+            continue
+        base_value = float(impl.aggregate(base_metric.stats[base_rows]))
+        low, high = delta_interval(metric, base_metric, rows, base_rows, confidence, resamples, seed)
+        out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, base_value,
+                              metric.higher_is_better, low, high, confidence))
+    return out
+
+
+def changed_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
+                    base_metric: MetricResult) -> list[SampleDelta]:
+    """Samples that got worse, the most regressed first (at most ``TOP_SAMPLES``)."""
+    out = [d for d in _pairs(suite, base_suite, metric, base_metric)
+           if oriented(d.delta, metric.higher_is_better) < 0]
+    out.sort(key=lambda d: oriented(d.delta, metric.higher_is_better))
+    return out[:TOP_SAMPLES]
+
+
+def flipped_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
+                    base_metric: MetricResult, floor: float) -> list[SampleDelta]:
+    """Samples that were on the right side of ``floor`` in the baseline and are on the wrong side now."""
+    def ok(value: float) -> bool:
+        return value >= floor if metric.higher_is_better else value <= floor
+
+    return [d for d in _pairs(suite, base_suite, metric, base_metric) if ok(d.baseline) and not ok(d.value)]
+
+
+def _pairs(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
+           base_metric: MetricResult) -> list[SampleDelta]:
+    index: Mapping[str, int] = {s.id: i for i, s in enumerate(base_suite.samples)}
+    out = []
+    for i, sample in enumerate(suite.samples):
+        j = index.get(sample.id)
+        if j is not None:
+            out.append(SampleDelta(suite.name, metric.name, sample.id, sample.text, metric.per_sample[i],
+                                   base_metric.per_sample[j], metric.higher_is_better))
+    return out
