@@ -26,6 +26,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", help="inference batch size")
     parser.add_argument("--baseline", help="baseline file (overrides baseline.path)")
     parser.add_argument("--report", help="Markdown report path (overrides report.path)")
+    parser.add_argument("--html", type=Path, help="also write the self-contained HTML report here")
     parser.add_argument("--baseline-ref", help="git ref holding the baseline at its merge-base with HEAD")
     parser.add_argument("--mode", help="significant or strict, for every regression rule")
     parser.add_argument("--accept-baseline-change", action="store_true", default=None,
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, update: bool) -> int:
-    from qa_gate.engine import judge, prepare, record_baseline, score, verdict_lines
+    from qa_gate.engine import judge, prepare, record_baseline, sample_images, score, verdict_lines
+    from qa_gate.report.html import write_html
     from qa_gate.report.render import append_step_summary, render_markdown, write_report
 
     prepared = prepare(args.thresholds, _overrides(args))
@@ -81,6 +83,8 @@ def _run(args: argparse.Namespace, update: bool) -> int:
     print("\n".join(verdict_lines(verdict)))
     if prepared.config.report_path is not None:
         print(f"mm-gate: report written to {write_report(verdict, prepared.config.report_path)}")
+    if args.html is not None:
+        print(f"mm-gate: HTML report written to {write_html(verdict, args.html, sample_images(prepared))}")
     append_step_summary(render_markdown(verdict))
     if update:
         print(f"mm-gate: baseline written to {record_baseline(prepared.config, verdict)}")

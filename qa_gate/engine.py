@@ -8,8 +8,8 @@ from pathlib import Path
 
 from qa_gate.baseline.base import HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.config import GateConfig, Overrides, load_config
-from qa_gate.errors import BaselineError
+from qa_gate.config import GateConfig, Overrides, SuiteConfig, load_config
+from qa_gate.errors import BaselineError, ConfigError, did_you_mean
 from qa_gate.gate import Verdict, accept_as_baseline, evaluate
 from qa_gate.golden import Suite, load_suite
 from qa_gate.results import RunResult
@@ -41,7 +41,25 @@ def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
     suites = tuple(load_suite(s.path, s.name) for s in config.suites)
     for suite, suite_cfg in zip(suites, config.suites):
         check_samples(suite, suite_cfg)
+        _check_slices(suite, suite_cfg, config.source)
     return Prepared(config, suites)
+
+
+def _check_slices(suite: Suite, suite_cfg: SuiteConfig, source: Path) -> None:
+    """A slice rule must name a tag value that some sample carries."""
+    present = {f"{k}={v}" for sample in suite.samples for k, v in sample.tags.items()}
+    for slice_cfg in suite_cfg.slices:
+        if slice_cfg.slice not in present:
+            raise ConfigError(
+                f"{source.name}: suites.{suite_cfg.name}.slices.{slice_cfg.slice}: no sample of {suite_cfg.label} is tagged "
+                f"{slice_cfg.key}={slice_cfg.value}{did_you_mean(slice_cfg.slice, present)}; "
+                f"tags present: {', '.join(sorted(present)) or 'none'}"
+            )
+
+
+def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
+    """Each sample's image, keyed by (suite name, sample id), for reports that show thumbnails."""
+    return {(suite.name, s.id): s.image_path for suite in prepared.suites for s in suite.samples}
 
 
 def score(prepared: Prepared) -> RunResult:
@@ -130,6 +148,7 @@ def verdict_lines(verdict: Verdict) -> Sequence[str]:
     width = max((len(c.id) for c in verdict.checks), default=10)
     lines = [f"mm-gate verdict: {'PASSED' if verdict.passed else 'FAILED'}"
              f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed)"]
+    lines.extend(f"  CHANGE: {c}" for c in verdict.changes)
     lines.append(f"  {'status':<12} {'check':<{width}} {'value':>8} {'baseline':>9} {'delta':>8}  rule")
     ordered = sorted(verdict.checks, key=lambda c: not c.status.failed)
     for c in ordered:

@@ -28,11 +28,12 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("batch-size", "N", "inference batch size; overrides model.batch_size"),
     ("baseline", "PATH", "baseline file; overrides baseline.path"),
     ("report", "PATH", "write the Markdown report here; overrides report.path"),
+    ("html", "PATH", "also write the self-contained HTML report (thumbnails, slices, trend) here"),
     ("baseline-ref", "REF", "git ref whose merge-base with HEAD holds the baseline "
                             "(default: $GITHUB_BASE_REF, else origin/main, else main)"),
     ("mode", "MODE", "significant or strict: how every regression rule is judged (strict for release sign-off)"),
 )
-PATH_OPTIONS = frozenset({"thresholds", "checkpoint", "model-name", "baseline", "report"})
+PATH_OPTIONS = frozenset({"thresholds", "checkpoint", "model-name", "baseline", "report", "html"})
 WORKER_KEY = "mm_gate_run"
 
 
@@ -42,6 +43,7 @@ class GateState:
 
     prepared: Any
     update_baseline: bool
+    html: Path | None = None
     run: Any = None
     verdict: Any = None
     lines: list[str] = field(default_factory=list)
@@ -112,7 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
         prepared = prepare(Path(values["thresholds"] or "thresholds.yaml"), overrides)
     except GateError as exc:
         raise pytest.UsageError(f"mm-gate: {exc}") from None
-    config.stash[STATE] = GateState(prepared, bool(config.getoption("mm_update_baseline")))
+    html = Path(values["html"]).absolute() if values["html"] else None
+    config.stash[STATE] = GateState(prepared, bool(config.getoption("mm_update_baseline")), html)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -161,7 +164,7 @@ class GateCheckFailed(Exception):
 class GateItem(pytest.Item):
     """One (suite, metric, rule) check, e.g. ``golden/shapes::clipscore::min``."""
 
-    def __init__(self, *, check_key: tuple[str, str, str], **kwargs: Any) -> None:
+    def __init__(self, *, check_key: tuple[str, str | None, str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.check_key = check_key
         self.add_marker("mm_gate")
@@ -172,7 +175,7 @@ class GateItem(pytest.Item):
         if state.verdict is None:
             raise GateCheckFailed("the gate did not score (collection only?)")
         for check in state.verdict.checks:
-            if (check.suite, check.metric, check.rule.kind) == self.check_key:
+            if (check.suite, check.slice, check.metric, check.rule.kind) == self.check_key:
                 if check.status.failed:
                     raise GateCheckFailed(check.summary())
                 return
@@ -197,11 +200,14 @@ class GateChecks(pytest.Collector):
         state = self.config.stash[STATE]
         items: list[pytest.Item] = []
         for suite in state.prepared.config.suites:
-            for metric in suite.metrics:
-                for rule in metric.rules:
-                    name = f"{suite.label}::{metric.name}::{rule.kind}"
-                    items.append(GateItem.from_parent(self, name=name, nodeid=name,
-                                                      check_key=(suite.name, metric.name, rule.kind)))
+            groups = [(None, suite.label, suite.metrics)]
+            groups += [(s.slice, f"{suite.label}[{s.slice}]", s.metrics) for s in suite.slices]
+            for slice_name, where, metrics in groups:
+                for metric in metrics:
+                    for rule in metric.rules:
+                        name = f"{where}::{metric.name}::{rule.kind}"
+                        key = (suite.name, slice_name, metric.name, rule.kind)
+                        items.append(GateItem.from_parent(self, name=name, nodeid=name, check_key=key))
         return items
 
 
@@ -225,7 +231,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is None or state.verdict is None or hasattr(config, "workerinput"):
         return
-    from qa_gate.engine import record_baseline
+    from qa_gate.engine import record_baseline, sample_images
+    from qa_gate.report.html import write_html
     from qa_gate.report.render import append_step_summary, render_markdown, write_report
 
     verdict = state.verdict
@@ -234,6 +241,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if report_path is not None:
         write_report(verdict, report_path)
         state.lines.append(f"mm-gate: report written to {report_path}")
+    if state.html is not None:
+        write_html(verdict, state.html, sample_images(state.prepared))
+        state.lines.append(f"mm-gate: HTML report written to {state.html}")
     summary = append_step_summary(markdown)
     if summary is not None:
         state.lines.append(f"mm-gate: report appended to $GITHUB_STEP_SUMMARY ({summary})")

@@ -156,8 +156,13 @@ class GitBaselineStore:
     @classmethod
     def discover(cls, baseline_path: Path, ref: str | None = None,
                  environ: Mapping[str, str] = os.environ) -> GitBaselineStore | None:
-        """A git store, or None when ``baseline_path`` is not inside a git work tree (use the file store)."""
-        if _open_repo(Path(baseline_path)) is None:
+        """A git store, or None (use the file store) outside a git work tree or before its first commit.
+
+        A repository with no commit has no target branch to hold a baseline yet, so it is
+        treated like a plain folder rather than as an error.
+        """
+        repo = _open_repo(Path(baseline_path))
+        if repo is None or not repo.head.is_valid():
             return None
         return cls(baseline_path, ref, environ)
 

@@ -39,7 +39,6 @@ class RenderSettings:
     min_radius: float = 0.20  # half-extent of the shape, as a fraction of the canvas
     max_radius: float = 0.36
     margin: float = 0.04
-    max_offset: float = 0.5  # how far the centre may move from the middle, as a fraction of the canvas
     max_rotation: float = 20.0  # degrees, for the shapes that have corners
     colour_jitter: int = 18  # per channel, +/-
     min_background: int = 20  # grey level of the plain background
@@ -95,8 +94,7 @@ def draw_shape(colour: str, shape: str, rng: random.Random, settings: RenderSett
     fill = tuple(min(255, max(0, c + rng.randint(-settings.colour_jitter, settings.colour_jitter)))
                  for c in COLOURS[colour])
     r = rng.uniform(settings.min_radius, settings.max_radius) * canvas
-    low = max(r + settings.margin * canvas, (0.5 - settings.max_offset) * canvas)
-    high = min(canvas - r - settings.margin * canvas, (0.5 + settings.max_offset) * canvas)
+    low, high = r + settings.margin * canvas, canvas - r - settings.margin * canvas
     cx, cy = rng.uniform(low, high), rng.uniform(low, high)
     angle = math.radians(rng.uniform(-settings.max_rotation, settings.max_rotation))
 

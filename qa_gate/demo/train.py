@@ -60,10 +60,10 @@ class TrainSettings:
     """Everything that decides the demo checkpoints' weights."""
 
     data_seed: int = 1001  # the golden suite uses another seed
-    per_combo: int = 200  # training images per (colour, shape)
+    per_combo: int = 1000  # training images per (colour, shape)
     batch_size: int = 128
     threads: int = 2
-    good: Phase = field(default_factory=lambda: Phase(steps=1200, lr=2e-3, warmup=60, seed=1))
+    good: Phase = field(default_factory=lambda: Phase(steps=2500, lr=3e-3, warmup=100, seed=1))
     regressed: Phase = field(default_factory=lambda: Phase(steps=200, lr=5e-4, warmup=20, seed=2))
     swap: tuple[str, str] = ("red", "blue")  # the data bug: these colours' captions are exchanged
 
@@ -117,6 +117,14 @@ def to_tensors(samples: Iterable[ShapeSample], preprocess: Any) -> tuple[torch.T
     return torch.stack(images), torch.tensor(labels)
 
 
+def dihedral(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Randomly flip and transpose each image: the 8 symmetries of the square keep colour and shape."""
+    flips = torch.rand(3, len(images), 1, 1, 1, generator=generator) < 0.5
+    images = torch.where(flips[0], images.flip(-1), images)
+    images = torch.where(flips[1], images.flip(-2), images)
+    return torch.where(flips[2], images.transpose(-1, -2), images)
+
+
 def contrastive_loss(model: torch.nn.Module, images: torch.Tensor, tokens: torch.Tensor,
                      named: torch.Tensor) -> torch.Tensor:
     """Symmetric CLIP loss; pairs whose captions name the same combo all count as positives."""
@@ -135,7 +143,7 @@ def optimise(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": phase.weight_decay},
-                                   {"params": rest, "weight_decay": 0.0}], lr=phase.lr)
+                                   {"params": rest, "weight_decay": 0.0}], lr=phase.lr, fused=True)
 
     def schedule(step: int) -> float:
         if step < phase.warmup:
@@ -150,7 +158,8 @@ def optimise(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
         pick = torch.randint(len(images), (batch_size,), generator=generator)
         template = torch.randint(tokens.shape[1], (batch_size,), generator=generator)
         combo = labels[pick]
-        loss = contrastive_loss(model, images[pick], tokens[combo, template], names[combo])
+        batch = dihedral(images[pick], generator)
+        loss = contrastive_loss(model, batch, tokens[combo, template], names[combo])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -38,8 +38,11 @@ _CHARS: dict[int, str] = {
 _CODE_SAFE = re.compile(r"[A-Za-z0-9._:/+=,-]+")
 
 
-def _one_line(text: object, limit: int) -> str:
-    """``text`` as a single trimmed line of at most ``limit`` characters."""
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` as a single trimmed line of at most ``limit`` characters, invisible controls dropped.
+
+    Not escaped: the HTML report applies this before jinja2's autoescape.
+    """
     raw = "" if text is None else str(text)
     raw = _INVISIBLE.sub("", raw)
     raw = _WHITESPACE.sub(" ", raw).strip()
@@ -56,7 +59,7 @@ def md_escape(text: object, limit: int = 200) -> str:
     characters (counted before escaping) is cut and ends with an ellipsis; ``None``
     becomes the empty string. Used as the ``md`` filter of the report templates.
     """
-    line = _one_line(text, limit)
+    line = one_line(text, limit)
     marker = _LEADING_MARKER.match(line)
     if marker is not None:
         if marker.group(1) is not None:
@@ -73,7 +76,7 @@ def md_code(text: object, limit: int = 80) -> str:
     A code span shows its content verbatim, so only characters that cannot close it,
     split a table cell or form HTML are allowed inside one.
     """
-    line = _one_line(text, limit)
+    line = one_line(text, limit)
     if line and _CODE_SAFE.fullmatch(line):
         return f"`{line}`"
     return md_escape(line, limit)

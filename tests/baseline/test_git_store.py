@@ -285,7 +285,10 @@ def test_outside_a_git_work_tree_discover_returns_none(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="not inside a git work tree"):
         GitBaselineStore(plain)
 
-    init_repo(tmp_path / "repo")
+    repo = init_repo(tmp_path / "repo")
+    # Before the first commit there is no target branch to hold a baseline: the file store is used.
+    assert GitBaselineStore.discover(tmp_path / "repo" / "not" / "yet" / "baseline.json") is None
+    commit(repo, "first")
     found = GitBaselineStore.discover(tmp_path / "repo" / "not" / "yet" / "baseline.json")
     assert isinstance(found, GitBaselineStore)
     assert found.rel == "not/yet/baseline.json"

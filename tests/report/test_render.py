@@ -18,7 +18,7 @@ from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo,
 
 COLOURS = ("red", "red", "blue", "blue", "green", "green")
 EVIL = "<script>x</script>|@octocat #12\n- `"
-TABLE_HEADS = {"| Metric |": 6, "| Slice |": 6, "| Sample |": 5}
+TABLE_HEADS = {"| Metric |": 8, "| Slice |": 6, "| Sample |": 5}
 
 
 def table_cells(row: str) -> list[str]:
@@ -129,7 +129,7 @@ def test_failed_check_row_comes_before_passing_rows(failing: Verdict) -> None:
     assert "❌ fail" in rows[0] and "max\\_drop 0.02" in rows[0]
     assert "✅ pass" in rows[1] and "min ≥ 0.6" in rows[1]
     assert [c.strip() for c in table_cells(rows[0])] == [
-        "clipscore", "max\\_drop 0.02", "0.8000", "0.6750", "−0.1250", "❌ fail"]
+        "clipscore", "max\\_drop 0.02 (significant)", "0.8000", "0.6750", "−0.1250", "—", "—", "❌ fail"]
 
 
 def test_failure_message_listed_under_title(failing: Verdict) -> None:
