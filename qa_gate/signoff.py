@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.atomic import write_atomic
 from qa_gate.config import Overrides
 from qa_gate.errors import AdapterError, GateError, GoldenError
 from qa_gate.gate import Verdict
@@ -204,17 +205,15 @@ def _commit_and_tag(repo: git.Repo, root: Path, record: SignoffRecord, path: Pat
 
     rel, subject = path.relative_to(root).as_posix(), f"Sign off {record.tag}"
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]  # deepest first
-    scratch = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        scratch.write_text(record.to_json(), encoding="utf-8")
-        os.replace(scratch, path)  # atomic: the record is whole or absent
+        write_atomic(path, record.to_json().encode("utf-8"))  # the record is whole or absent
         repo.git.add("--", rel)
         repo.git.commit("-m", subject, *(("-m", record.message) if record.message else ()), "--", rel)
         commit = repo.head.commit.hexsha
         repo.create_tag(record.tag, ref=commit, message=record.summary())
     except BaseException as exc:
-        _rollback(repo, record.commit, subject, rel, (scratch, path), made)
+        _rollback(repo, record.commit, subject, rel, (path,), made)
         if isinstance(exc, git.GitCommandError):
             said = str(exc.stderr or exc).strip().removeprefix("stderr:").strip().strip("'").strip()
             raise SignoffError(f"sign-off of {record.tag} failed ({said.splitlines()[0] if said else exc}); "

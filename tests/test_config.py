@@ -66,7 +66,8 @@ def test_shipped_thresholds_load() -> None:
     (suite,) = cfg.suites
     assert (suite.name, suite.label, suite.path) == ("shapes", "golden/shapes", REPO / "golden" / "shapes")
     assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine"]
-    assert suite.metrics[2].rules == (Rule("max_drop_pct", 5.0),)
+    assert suite.metrics[2].rules == (Rule("max_drop_pct", 2.0),)
+    assert [s.slice for s in suite.slices] == ["colour=red"]
     assert all(m.rules for m in suite.metrics)
 
 
@@ -435,7 +436,8 @@ def test_shipped_gate_section_holds_the_defaults(tmp_path: Path) -> None:
     shipped = load_config(REPO / "thresholds.yaml")
     assert (with_gate.resamples, with_gate.seed) == (shipped.resamples, shipped.seed) == (10000, 0)
     assert [m.rules for m in with_gate.suites[0].metrics] == [m.rules for m in shipped.suites[0].metrics]
-    assert shipped.baseline_ref is None and shipped.suites[0].slices == ()
+    assert shipped.baseline_ref is None
+    assert with_gate.suites[0].slices == shipped.suites[0].slices
 
 
 # --- gate section, rule mode and confidence ------------------------------------------

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from qa_gate.atomic import write_atomic
 from qa_gate.baseline.base import dumps, run_from_json
 from qa_gate.errors import BaselineError
 from qa_gate.results import RunResult
@@ -35,17 +34,5 @@ class FileBaselineStore:
         return run_from_json(data, str(self.path))
 
     def write(self, run: RunResult) -> str:
-        """Write to a temporary file beside the target, fsync, then rename over it."""
-        text = dumps(run)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return str(self.path)
+        """Write atomically (temporary file beside the target, fsync, rename)."""
+        return str(write_atomic(self.path, dumps(run).encode("utf-8")))

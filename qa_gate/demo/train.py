@@ -25,7 +25,7 @@ import open_clip
 import torch
 import torch.nn.functional as F
 from open_clip.transform import PreprocessCfg, image_transform_v2
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from qa_gate.demo.shapes import COLOURS, ShapeSample, caption, combos, generate_samples
 
@@ -64,7 +64,7 @@ class TrainSettings:
     batch_size: int = 128
     threads: int = 2
     good: Phase = field(default_factory=lambda: Phase(steps=2500, lr=3e-3, warmup=100, seed=1))
-    regressed: Phase = field(default_factory=lambda: Phase(steps=200, lr=5e-4, warmup=20, seed=2))
+    regressed: Phase = field(default_factory=lambda: Phase(steps=200, lr=3e-4, warmup=20, seed=2))
     swap: tuple[str, str] = ("red", "blue")  # the data bug: these colours' captions are exchanged
 
 
@@ -179,7 +179,7 @@ def save_checkpoint(model: torch.nn.Module, config: dict[str, Any], folder: Path
     folder.mkdir(parents=True)
     state = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
              for k, v in model.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    (folder / WEIGHTS_FILE).write_bytes(save(state, metadata={"format": "pt"}))
     body = {**config, "qa_gate_demo": provenance}
     (folder / CONFIG_FILE).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return folder

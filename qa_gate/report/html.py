@@ -20,7 +20,8 @@ import jinja2
 
 from qa_gate.gate import Verdict
 from qa_gate.report.escape import one_line
-from qa_gate.report.render import TEMPLATES_DIR, template_context, write_atomic
+from qa_gate.atomic import write_atomic
+from qa_gate.report.render import TEMPLATES_DIR, template_context
 from qa_gate.report.trend import SVG_HEIGHT, SVG_WIDTH, Trend
 from qa_gate.report.views import report_view
 

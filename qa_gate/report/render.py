@@ -8,8 +8,6 @@ raw and is escaped there by the ``md`` filter, so escaping happens in exactly on
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from qa_gate.atomic import write_atomic
 from qa_gate.gate import Verdict
 from qa_gate.report.escape import md_code, md_escape
 from qa_gate.report.formatting import MINUS, MISSING, format_delta, format_number, format_rule  # noqa: F401
@@ -52,32 +51,6 @@ def render_markdown(verdict: Verdict) -> str:
     """The verdict as a GitHub-flavoured Markdown report, failures first everywhere."""
     text = _environment().get_template(TEMPLATE).render(template_context(report_view(verdict)))
     return text.rstrip("\n") + "\n"
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, creating parent folders and keeping the file's mode.
-
-    The bytes go to a temporary file in the same folder that then replaces ``path``,
-    so readers see the old file or the new one, never half of one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_report(verdict: Verdict, path: Path) -> Path:

@@ -159,9 +159,14 @@ def check_row(check: Check) -> CheckRow:
 
 
 def too_small(check: Check) -> TooSmall | None:
-    """The note for a regression check whose suite cannot see a drop twice the allowance, else ``None``."""
+    """The note for a passing regression check whose suite cannot see a drop twice the allowance, else ``None``.
+
+    A failed check needs no such note: the drop it found was detectable, and its
+    spread reflects the regression itself rather than noise.
+    """
     estimate = check.estimate
-    if estimate is None or check.rule.is_floor or not math.isfinite(estimate.min_detectable):
+    if (estimate is None or check.rule.is_floor or check.status.failed
+            or not math.isfinite(estimate.min_detectable)):
         return None
     if estimate.min_detectable <= TOO_SMALL_FACTOR * check.rule.value:
         return None

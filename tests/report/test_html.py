@@ -87,7 +87,6 @@ def test_page_structure_and_content(regressed: Verdict) -> None:
     est = next(c.estimate for c in regressed.checks if c.rule.kind == "max_drop" and c.slice is None)
     assert est is not None
     assert f"{est.drop:.4f} [{est.low:.4f}, {est.high:.4f}] @95%" in text
-    assert "is too small to protect clipscore" in text
     assert "−0.2750 [−0.3000, −0.2500]" in text
     assert "Samples that fell below the floor" in text and "Fingerprints and environment" in text
 

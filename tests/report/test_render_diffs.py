@@ -9,7 +9,7 @@ import pytest
 from report_cases import BASE, HOSTILE, RED_SLICE, history, judge, make_run, table_rows, unescape
 
 from qa_gate.config import Rule
-from qa_gate.gate import Verdict
+from qa_gate.gate import Status, Verdict
 from qa_gate.report import render_markdown
 from qa_gate.report.formatting import format_interval
 from qa_gate.report.trend import MAX_POINTS
@@ -109,7 +109,21 @@ def too_small_notes(markdown: str) -> list[str]:
     return [line for line in markdown.splitlines() if "is too small to protect" in line]
 
 
+def passing(verdict: Verdict) -> Verdict:
+    """The same numbers, every check passing (as when a noisy suite hides a drop)."""
+    checks = tuple(dataclasses.replace(c, status=Status.PASS) for c in verdict.checks)
+    return dataclasses.replace(verdict, checks=checks, passed=True)
+
+
+def test_no_too_small_note_for_a_check_that_caught_its_drop(regressed: Verdict) -> None:
+    failed = [c for c in regressed.checks if c.status.failed and c.estimate is not None]
+    assert failed and all(c.estimate.min_detectable > 2 * c.rule.value for c in failed)
+    assert not any(c.metric in n and "n=6" in n for n in too_small_notes(render_markdown(regressed))
+                   for c in failed if c.slice is None)
+
+
 def test_too_small_note_under_the_table(regressed: Verdict) -> None:
+    regressed = passing(regressed)
     md = render_markdown(regressed)
     notes = too_small_notes(md)
     expected = [c for c in regressed.checks
