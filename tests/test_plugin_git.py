@@ -59,6 +59,10 @@ def test_a_branch_cannot_lower_its_own_bar(repo: pytest.Pytester) -> None:
     first_lines = "\n".join(report.splitlines()[:8])
     assert "changes the baseline" in first_lines and "baselines/baseline.json" in first_lines
     assert "merge-base" in report
+    # Two baselines on main, then this run: the trend chart has three points.
+    chart = report.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert "xychart-beta" in chart and "this run" in chart
+    assert chart.count(",") >= 2
 
     accepted = repo.runpytest_subprocess(*GATE, "--mm-accept-baseline-change")
     accepted.assert_outcomes(passed=4)

@@ -1,0 +1,207 @@
+"""VQA accuracy against hand computations and an independent transcription of the official loop."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import pytest
+
+from qa_gate.metrics.base import fingerprint
+from qa_gate.metrics.vqa import (
+    CONTRACTIONS,
+    VQAAccuracy,
+    accuracy_by_type,
+    process_digit_article,
+    process_punctuation,
+    vqa_accuracy,
+)
+
+# --- reference: GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py (master),
+# transcribed loop by loop; only the tables are shared with the module under test.
+REF_PERIOD = re.compile("(?!<=\\d)(\\.)(?!\\d)")
+REF_COMMA = re.compile("(\\d)(\\,)(\\d)")
+REF_PUNCT = [';', r"/", '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-',
+             '>', '<', '@', '`', ',', '?', '!']
+REF_MANUAL = {'none': '0', 'zero': '0', 'one': '1', 'two': '2', 'three': '3', 'four': '4',
+              'five': '5', 'six': '6', 'seven': '7', 'eight': '8', 'nine': '9', 'ten': '10'}
+REF_ARTICLES = ['a', 'an', 'the']
+
+
+def ref_punctuation(inText):
+    outText = inText
+    for p in REF_PUNCT:
+        if (p + ' ' in inText or ' ' + p in inText) or (re.search(REF_COMMA, inText) != None):  # noqa: E711
+            outText = outText.replace(p, '')
+        else:
+            outText = outText.replace(p, ' ')
+    outText = REF_PERIOD.sub("", outText, re.UNICODE)
+    return outText
+
+
+def ref_digit_article(inText):
+    manual = dict(REF_MANUAL)
+    outText = []
+    for word in inText.lower().split():
+        word = manual.setdefault(word, word)
+        if word not in REF_ARTICLES:
+            outText.append(word)
+    for wordId, word in enumerate(outText):
+        if word in CONTRACTIONS:
+            outText[wordId] = CONTRACTIONS[word]
+    return ' '.join(outText)
+
+
+def official_accuracy(prediction, answers):
+    """The evaluate() body for one question; answers are dicts with distinct answer_id."""
+    gts = {'answers': [{'answer': a, 'answer_confidence': 'yes', 'answer_id': i + 1}
+                       for i, a in enumerate(answers)]}
+    resAns = prediction
+    resAns = resAns.replace('\n', ' ')
+    resAns = resAns.replace('\t', ' ')
+    resAns = resAns.strip()
+    resAns = ref_punctuation(resAns)
+    resAns = ref_digit_article(resAns)
+    gtAcc = []
+    gtAnswers = [ans['answer'] for ans in gts['answers']]
+    if len(set(gtAnswers)) > 1:
+        for ansDic in gts['answers']:
+            ansDic['answer'] = ref_punctuation(ansDic['answer'])
+    for gtAnsDatum in gts['answers']:
+        otherGTAns = [item for item in gts['answers'] if item != gtAnsDatum]
+        matchingAns = [item for item in otherGTAns if item['answer'] == resAns]
+        acc = min(1, float(len(matchingAns)) / 3)
+        gtAcc.append(acc)
+    return float(sum(gtAcc)) / len(gtAcc)
+
+
+class Inputs:
+    def __init__(self, predictions, answers):
+        self._predictions, self._answers = predictions, answers
+        self.sample_ids = tuple(f"q{i}" for i in range(len(predictions)))
+
+    def predictions(self):
+        return list(self._predictions)
+
+    def answers(self):
+        return [list(a) for a in self._answers]
+
+
+def humans(match: str, m: int, other: str = "other") -> list[str]:
+    return [match] * m + [f"{other}{i}" for i in range(10 - m)]
+
+
+@pytest.mark.parametrize(("m", "expected"), [(0, 0.0), (1, 0.3), (2, 0.6), (3, 0.9), (4, 1.0), (10, 1.0)])
+def test_leave_one_out_values(m: int, expected: float) -> None:
+    # m matching answers: each matching one left out sees m-1 matches, each other one m.
+    # 1: (1*0 + 9*(1/3))/10 = 0.3;  2: (2*(1/3) + 8*(2/3))/10 = 0.6
+    # 3: (3*(2/3) + 7*1)/10 = 0.9 (not min(3/3, 1) = 1);  4: (4*1 + 6*1)/10 = 1.0
+    # The official float sums come out exactly at these decimals (checked against the loop).
+    value = vqa_accuracy("cat", humans("cat", m))
+    assert value == official_accuracy("cat", humans("cat", m))
+    assert value == pytest.approx(expected, abs=1e-12)
+    assert value == expected
+
+
+def test_metric_rows_and_mean() -> None:
+    inputs = Inputs(["cat", "cat", "dog"], [humans("cat", 1), humans("cat", 3), humans("cat", 4)])
+    metric = VQAAccuracy()
+    stats = metric.per_sample(inputs, {"normalisation": "official"})
+    assert stats.shape == (3, 1)
+    assert stats[:, 0].tolist() == [0.3, 0.9, 0.0]
+    assert float(metric.aggregate(stats)) == pytest.approx(0.4, abs=1e-12)
+    assert metric.aggregate(np.stack([stats, stats[[1, 1, 1]]])).tolist() == pytest.approx([0.4, 0.9])
+
+
+def test_unanimous_humans_are_not_normalised_but_the_prediction_is() -> None:
+    # Unanimous: the humans' strings stay as written; the prediction is always
+    # normalised (lower case, periods stripped), so "Yes" / "yes." can never match.
+    assert vqa_accuracy("yes", ["yes"] * 10) == 1.0
+    assert vqa_accuracy("Yes", ["Yes"] * 10) == 0.0
+    assert vqa_accuracy("yes.", ["yes."] * 10) == 0.0
+    assert vqa_accuracy("  YES.\n", ["yes"] * 10) == 1.0
+    # The symmetric variant leaves both sides alone when the humans agree.
+    assert vqa_accuracy("Yes", ["Yes"] * 10, "symmetric") == 1.0
+    assert vqa_accuracy("yes", ["Yes"] * 10, "symmetric") == 0.0
+    assert vqa_accuracy("yes.", ["yes."] * 10, "symmetric") == 1.0
+
+
+def test_number_words_articles_and_contractions_when_not_unanimous() -> None:
+    assert vqa_accuracy("two", humans("2", 3)) == 0.9
+    assert vqa_accuracy("None", humans("0", 4)) == 1.0
+    assert vqa_accuracy("a dog", humans("dog", 2)) == 0.6
+    assert vqa_accuracy("The Dog!", humans("dog", 2)) == 0.6
+    assert vqa_accuracy("dont", humans("don't", 3)) == 0.9
+    assert vqa_accuracy("1,000", humans("1000", 1)) == 0.3
+    # The humans only get punctuation handling: the official code expects the
+    # annotation file to be normalised already.
+    assert vqa_accuracy("2", humans("two", 3)) == 0.0
+    assert vqa_accuracy("dog", humans("a dog", 3)) == 0.0
+    assert vqa_accuracy("don't", humans("dont", 3)) == 0.0
+    # "dog?" -> "dog " (a mark touching no space becomes a space) and is never stripped.
+    assert process_punctuation("dog?") == "dog "
+    assert vqa_accuracy("dog", humans("dog?", 3)) == 0.0
+    assert process_punctuation("dog ?") == "dog "  # touches a space: deleted, space kept
+    # symmetric: both sides fully normalised when the humans disagree.
+    assert vqa_accuracy("2", humans("two", 3), "symmetric") == 0.9
+    assert vqa_accuracy("dog", humans("A dog", 3), "symmetric") == 0.9
+    assert vqa_accuracy("don't", humans("dont", 3), "symmetric") == 0.9
+
+
+def test_official_normalisation_quirks() -> None:
+    assert process_punctuation("red-white") == "red white"
+    assert process_punctuation("red - white") == "red  white"
+    assert process_punctuation("1,000.5 yes.") == "1000.5 yes"
+    assert process_punctuation("it's") == "it's"  # the apostrophe is not in the list
+    assert process_punctuation("." * 40) == "." * 8  # re.UNICODE lands in count: 32 removed
+    assert process_digit_article("Im at the ten") == "im at 10"  # "Im" key is capitalised
+    assert process_digit_article("somebody'd") == "somebodyd"
+    assert len(CONTRACTIONS) == 120
+
+
+def test_wrong_answer_count_names_the_sample() -> None:
+    inputs = Inputs(["cat", "cat"], [humans("cat", 3), ["cat"] * 9])
+    with pytest.raises(ValueError, match=r"sample 'q1'.*exactly 10 human answers, got 9"):
+        VQAAccuracy().per_sample(inputs, {"normalisation": "official"})
+
+
+def test_bad_normalisation_and_non_string() -> None:
+    with pytest.raises(ValueError, match="normalisation must be one of official, symmetric"):
+        VQAAccuracy().per_sample(Inputs(["a"], [humans("a", 3)]), {"normalisation": "loose"})
+    with pytest.raises(ValueError, match="sample 'q0'.*strings"):
+        VQAAccuracy().per_sample(Inputs([None], [humans("a", 3)]), {"normalisation": "official"})
+
+
+def test_definition_records_the_rule() -> None:
+    metric = VQAAccuracy()
+    official = metric.definition({"normalisation": "official"}, "candidate")
+    assert "leave-one-out" in official["reference"]
+    assert official["normalisation"] == "official"
+    assert "not unanimous" in official["normalisation_rule"]
+    symmetric = metric.definition({"normalisation": "symmetric"}, "candidate")
+    assert fingerprint(official) != fingerprint(symmetric)
+
+
+def test_accuracy_by_type() -> None:
+    stats = np.array([[0.3], [0.9], [1.0]])
+    assert accuracy_by_type(stats, ["yes/no", "number", "yes/no"]) == pytest.approx(
+        {"number": 0.9, "yes/no": 0.65})
+
+
+VOCAB = ["2", "two", "Two", "dog", "a dog", "the dog", "Dog.", "dog?", "dont", "don't", "yes", "Yes",
+         "yes.", "none", "0", "1,000", "1000", "3.5", "red-white", "red white", "red - white", "hi!",
+         "it's", "its", " dog\t", "no", "an apple", "apple", "Im", "im", "...", "", "a", "(b)", "b"]
+
+
+def test_matches_official_loop_on_random_inputs() -> None:
+    rng = random.Random(1234)
+    for _ in range(3000):
+        pool = rng.sample(VOCAB, rng.randint(1, 4))
+        answers = [rng.choice(pool) for _ in range(10)]
+        prediction = rng.choice(VOCAB + pool * 3)
+        if rng.random() < 0.3:
+            prediction = rng.choice(["", " ", "\n"]) + prediction + rng.choice(["", "\t", " ."])
+        expected = official_accuracy(prediction, answers)
+        assert vqa_accuracy(prediction, answers) == pytest.approx(expected, abs=1e-12), (prediction, answers)
+        assert vqa_accuracy(prediction, answers) == expected
