@@ -218,6 +218,10 @@ def param(value: Any, default: Any, where: Where) -> Any:
         if not isinstance(value, str):
             raise where.error(f"expected a string, got {describe(value)}")
         return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+            raise where.error(f"expected a non-empty list of strings, got {describe(value)}")
+        return tuple(value)
     if not isinstance(value, type(default)):
         raise where.error(f"expected a {type(default).__name__}, got {describe(value)}")
     return value

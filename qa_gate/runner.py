@@ -74,6 +74,10 @@ class SuiteInputs:
             self._texts.update(zip(batch, rows))
         return np.stack([self._texts[t] for t in texts])
 
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """``[m, d]`` normalised embeddings of ``texts`` (each distinct text encoded once)."""
+        return self._encode(texts)
+
     def caption_embeddings(self, prefix: str) -> np.ndarray:
         """``[n, d]`` embeddings of ``prefix + caption``."""
         return self._encode([prefix + (s.caption or "") for s in self.suite.samples])
@@ -85,19 +89,63 @@ class SuiteInputs:
         return self._encode(texts), owner
 
 
+class RetrievalView:
+    """``RetrievalInputs``: each image against all captions, its own being its caption and references."""
+
+    def __init__(self, inputs: SuiteInputs) -> None:
+        self._inputs = inputs
+        self.sample_ids = inputs.sample_ids
+
+    def image_embeddings(self) -> np.ndarray:
+        """``[n, d]`` normalised image embeddings."""
+        return self._inputs.image_embeddings()
+
+    def caption_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every caption and reference, and the index of the image it describes."""
+        texts = [[s.caption or "", *s.references] for s in self._inputs.suite.samples]
+        owner = np.array([i for i, group in enumerate(texts) for t in group if t.strip()], dtype=np.int64)
+        return self._inputs.encode_texts([t for group in texts for t in group if t.strip()]), owner
+
+
+class ZeroShotView:
+    """``ZeroShotInputs``: the classes are the values of one tag (``label_tag``) across the suite."""
+
+    def __init__(self, inputs: SuiteInputs, label_tag: str) -> None:
+        self._inputs, self._tag = inputs, label_tag
+        self.sample_ids = inputs.sample_ids
+        self.classes = tuple(sorted({s.tags[label_tag] for s in inputs.suite.samples}))
+
+    def image_embeddings(self) -> np.ndarray:
+        """``[n, d]`` normalised image embeddings."""
+        return self._inputs.image_embeddings()
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Normalised embeddings of class prompts."""
+        return self._inputs.encode_texts(texts)
+
+    def labels(self) -> np.ndarray:
+        """Each sample's class index."""
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index[s.tags[self._tag]] for s in self._inputs.suite.samples], dtype=np.int64)
+
+
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     """Refuse, naming the sample, any sample that lacks a field a configured metric reads."""
     for metric_cfg in suite_cfg.metrics:
-        for field in get_metric(metric_cfg.name).needs:
+        for need in get_metric(metric_cfg.name).needs:
+            field = need.format(**metric_cfg.params)
             for sample in suite.samples:
                 if not _has(sample, field):
+                    what = f"tag '{field[4:]}'" if field.startswith("tag:") else field
                     raise GoldenError(
-                        f"{sample_hint(suite, sample)}: has no {field}, which metric "
+                        f"{sample_hint(suite, sample)}: has no {what}, which metric "
                         f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs"
                     )
 
 
 def _has(sample: Sample, field: str) -> bool:
+    if field.startswith("tag:"):
+        return bool(sample.tags.get(field[4:], "").strip())
     if field == "caption":
         return bool(sample.caption and sample.caption.strip())
     if field == "references":
@@ -108,9 +156,11 @@ def _has(sample: Sample, field: str) -> bool:
 def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> SuiteResult:
     """Every configured metric of one suite, with per-sample statistics."""
     metrics: dict[str, MetricResult] = {}
+    views: dict[tuple[str, str], object] = {}  # shared per suite, so the ranks and class prompts are computed once
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
-        stats = np.asarray(metric.per_sample(inputs, metric_cfg.params), dtype=np.float64)
+        view = _view(metric.family, metric_cfg.params, inputs, views)
+        stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
         definition = metric.definition(metric_cfg.params, SCORER)
         metrics[metric.name] = MetricResult(
             name=metric.name, value=float(metric.aggregate(stats)),
@@ -120,6 +170,17 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
         )
     samples = tuple(SampleInfo(s.id, s.caption or "", s.tags) for s in suite.samples)
     return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
+
+
+def _view(family: str, params: Mapping[str, object], inputs: SuiteInputs,
+          views: dict[tuple[str, str], object]) -> object:
+    """The inputs object a metric family reads."""
+    if family == "alignment":
+        return inputs
+    key = (family, str(params.get("label_tag", "")))
+    if key not in views:
+        views[key] = RetrievalView(inputs) if family == "retrieval" else ZeroShotView(inputs, str(key[1]))
+    return views[key]
 
 
 def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:

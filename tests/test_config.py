@@ -248,9 +248,9 @@ def test_unknown_metric_suggests(tmp_path: Path) -> None:
     path = write(tmp_path, doc)
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == (
+    assert str(info.value).startswith(
         f"{path}: suites.shapes.metrics.clipscor: unknown metric 'clipscor' "
-        "(did you mean 'clipscore'?); known metrics: clipscore, cosine, refclipscore")
+        "(did you mean 'clipscore'?); known metrics: clipscore, cosine, i2t_mean_rank, ")
 
 
 @pytest.mark.parametrize(("rules", "expected"), [

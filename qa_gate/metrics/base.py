@@ -46,7 +46,9 @@ class Metric:
     columns: ClassVar[tuple[str, ...]] = ("value",)
     version: ClassVar[int] = 1
     needs: ClassVar[tuple[str, ...]] = ()
-    """Sample fields the metric reads (``"caption"``, ``"references"``)."""
+    """Sample fields the metric reads (``"caption"``, ``"references"``, ``"tag:{param}"`` for the tag a param names)."""
+    family: ClassVar[str] = "alignment"
+    """Which inputs the runner builds for it: ``alignment``, ``retrieval`` or ``zeroshot`` today."""
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """Everything that changes this metric's value, as plain JSON data."""

@@ -79,7 +79,7 @@ def label_counts(scores: Any, targets: Any, sample_ids: Sequence[str], labels: S
             row, col = (int(i) for i in np.argwhere(bad)[0])
             expected = "a finite number" if name == "score" else "0 or 1"
             raise ValueError(f"sample '{sample_ids[row]}': {name} of label '{labels[col]}' is "
-                             f"{array[row, col]!r}, expected {expected}")
+                             f"{float(array[row, col])!r}, expected {expected}")
     predicted, true = scores >= threshold, targets == 1
     return np.concatenate([predicted & true, predicted & ~true, ~predicted & true], axis=1).astype(np.float64)
 
@@ -155,7 +155,7 @@ class _MultilabelF1(Metric):
                 "average": self.average, "predicted": "score >= threshold",
                 "zero_division_where": "2TP + FP + FN == 0"}
 
-    def per_sample(self, inputs: MultilabelInputs, params: Mapping[str, Any]) -> np.ndarray:
+    def per_sample(self, inputs: MultilabelInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
         """Columns: TP, FP, FN of every label, then ``zero_division``."""
         threshold = params.get("threshold", self.params["threshold"])
         zero = params.get("zero_division", self.params["zero_division"])

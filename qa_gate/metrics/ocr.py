@@ -114,7 +114,7 @@ class _EditRate(Metric):
                 "aggregate": "sum(S+D+I) / sum(reference length)",
                 "zero_reference_length": "total insertions (as jiwer)"}
 
-    def per_sample(self, inputs: OCRInputs, params: Mapping[str, Any]) -> np.ndarray:
+    def per_sample(self, inputs: OCRInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
         """Columns: edit operations and reference length of each sample."""
         lowercase = params.get("lowercase", self.params["lowercase"])
         if not isinstance(lowercase, bool):

@@ -11,7 +11,22 @@ _ENTRIES: dict[str, str] = {
     "clipscore": "qa_gate.metrics.clip:CLIPScore",
     "refclipscore": "qa_gate.metrics.clip:RefCLIPScore",
     "cosine": "qa_gate.metrics.clip:Cosine",
+    "i2t_r1": "qa_gate.metrics.retrieval:I2TRecallAt1",
+    "i2t_r5": "qa_gate.metrics.retrieval:I2TRecallAt5",
+    "i2t_r10": "qa_gate.metrics.retrieval:I2TRecallAt10",
+    "i2t_median_rank": "qa_gate.metrics.retrieval:I2TMedianRank",
+    "i2t_mean_rank": "qa_gate.metrics.retrieval:I2TMeanRank",
+    "t2i_r1": "qa_gate.metrics.retrieval:T2IRecallAt1",
+    "t2i_r5": "qa_gate.metrics.retrieval:T2IRecallAt5",
+    "t2i_r10": "qa_gate.metrics.retrieval:T2IRecallAt10",
+    "t2i_median_rank": "qa_gate.metrics.retrieval:T2IMedianRank",
+    "t2i_mean_rank": "qa_gate.metrics.retrieval:T2IMeanRank",
+    "zeroshot_top1": "qa_gate.metrics.zeroshot:ZeroShotTop1",
+    "zeroshot_top5": "qa_gate.metrics.zeroshot:ZeroShotTop5",
+    "zeroshot_mean_per_class_recall": "qa_gate.metrics.zeroshot:ZeroShotMeanPerClassRecall",
 }
+# Metrics implemented and reference-tested but not yet fed by an adapter (generative captioning,
+# VQA, OCR, multilabel classifiers): qa_gate.metrics.text, .vqa, .ocr and .classification.
 
 
 def metric_names() -> tuple[str, ...]:

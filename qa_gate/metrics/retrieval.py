@@ -35,7 +35,7 @@ from qa_gate.errors import AdapterError, GoldenError
 from qa_gate.metrics.base import Metric
 
 TIE_TOL = 1e-9
-DEFAULT_BLOCK = 4096
+DEFAULT_BLOCK = 2048  # tile edge: 32 MiB of float64 similarities; 4096 is no faster (benchmarks/bench_retrieval.py)
 TIES = "pessimistic (a tie counts against the model)"
 T = TypeVar("T")
 
@@ -138,6 +138,7 @@ def positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, 
             fwd[a:a + block] += np.count_nonzero(sims >= fwd_thr[a:a + block, None], axis=1)
             if reverse:
                 rev[c:c + block] += np.count_nonzero(sims >= rev_thr[None, c:c + block], axis=0)
+            del sims  # free the tile before the next one is allocated
     return fwd + 1, np.where(np.isfinite(best), rev + 1, 0)
 
 
@@ -193,7 +194,8 @@ class _Retrieval(Metric):
 
     direction: ClassVar[str]
     statistic: ClassVar[str]
-    needs: ClassVar[tuple[str, ...]] = ("references",)
+    needs: ClassVar[tuple[str, ...]] = ("caption",)
+    family: ClassVar[str] = "retrieval"
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """The retrieval definition: direction, statistic, similarity, ties, positives."""

@@ -82,7 +82,6 @@ class Bleu(CaptionMetric):
 
     order: ClassVar[int] = 4
     columns: ClassVar[tuple[str, ...]] = BLEU_COLUMNS
-
     constants: ClassVar[Mapping[str, Any]] = {
         "reference_length": "closest, ties to the shorter",
         "constants": "tiny=1e-15, small=1e-9 (no smoothing)", "aggregate": "corpus"}
@@ -129,6 +128,8 @@ def cider_scores(preds: Sequence[str], refs: Sequence[Sequence[str]],
                  n: int = 4, sigma: float = 6.0) -> np.ndarray:
     """pycocoevalcap's per-sample CIDEr-D, document frequency from the references of all samples."""
     crefs = [[ngrams(r.split(), n) for r in sample_refs] for sample_refs in refs]
+    if not crefs:
+        return np.zeros(0)
     df: Counter = Counter(g for sample in crefs for g in {g for ref in sample for g in ref})
     log_n = np.log(float(len(crefs)))
 
@@ -226,6 +227,13 @@ class RougeL(CaptionMetric):
 
 # --- METEOR ------------------------------------------------------------------------------------
 
+def exact_single_chunk(s: np.ndarray) -> np.ndarray:
+    """Where every word of both sides is matched in one chunk (the jar's fragmentation case)."""
+    stage = s[..., 4:20].reshape(*s.shape[:-1], 4, 4)  # [..., stage, (tc, rc, tfn, rfn)]
+    return ((stage[..., [0, 2]].sum(axis=(-2, -1)) == s[..., 0])
+            & (stage[..., [1, 3]].sum(axis=(-2, -1)) == s[..., 1]) & (s[..., 20] == 1))
+
+
 def meteor_from_stats(s: np.ndarray) -> np.ndarray:
     """The METEOR 1.5 jar's ``computeMetrics`` (en, task "rank") on ``[..., 23]`` statistics."""
     tl, rl, tf, rf = (s[..., i] for i in range(4))
@@ -242,13 +250,9 @@ def meteor_from_stats(s: np.ndarray) -> np.ndarray:
         test_m = test_m + stage[..., i, 2] * w[i] * (1.0 - d)
     for i in range(4):
         ref_m = ref_m + stage[..., i, 3] * w[i] * (1.0 - d)
-    test_total = stage[..., [0, 2]].sum(axis=(-2, -1))
-    ref_total = stage[..., [1, 3]].sum(axis=(-2, -1))
-    chunks, words = s[..., 20], s[..., 21] + s[..., 22]
     with np.errstate(divide="ignore", invalid="ignore"):
         f_mean = 1.0 / (((1.0 - METEOR_ALPHA) / (test_m / test_len)) + (METEOR_ALPHA / (ref_m / ref_len)))
-        exact = (test_total == tl) & (ref_total == rl) & (chunks == 1)
-        frag = np.where(exact, 0.0, chunks / (words / 2))
+        frag = np.where(exact_single_chunk(s), 0.0, s[..., 20] / ((s[..., 21] + s[..., 22]) / 2))
         score = f_mean * (1.0 - METEOR_GAMMA * np.power(frag, METEOR_BETA))
     return np.where(np.isnan(score), 0.0, np.maximum(score, 0.0))
 
@@ -275,9 +279,8 @@ class Meteor(CaptionMetric):
         if not texts.sample_ids:
             return np.zeros((0, len(self.columns)))
         s = np.asarray(meteor_jar().stats(texts.tokenized_predictions, texts.tokenized_references))
-        exact = (s[:, 4:20:4] + s[:, 6:20:4]).sum(axis=1) == s[:, 0]
-        exact &= ((s[:, 5:20:4] + s[:, 7:20:4]).sum(axis=1) == s[:, 1]) & (s[:, 20] == 1)
-        return np.column_stack([meteor_from_stats(s), s, np.where(exact, 0.0, s[:, 20])])
+        chunks_summed = np.where(exact_single_chunk(s), 0.0, s[:, 20])
+        return np.column_stack([meteor_from_stats(s), s, chunks_summed])
 
     def aggregate(self, stats: np.ndarray) -> np.ndarray:
         total = np.asarray(stats, dtype=np.float64)[..., 1:].sum(axis=-2)

@@ -1,15 +1,15 @@
-"""Caption checks and PTB tokenisation exactly as pycocoevalcap does it (DESIGN.md §4).
+"""The inputs of the captioning metrics and the pycocoevalcap Java tools they run (DESIGN.md §4).
 
-pycocoevalcap's ``PTBTokenizer`` runs Stanford CoreNLP 3.4.1's PTBTokenizer (Java,
-``-preserveLines -lowerCase``) and then drops the tokens in its ``PUNCTUATIONS`` list.
-``tokenize_captions`` does the same with the same jar, in one Java call for a whole
-suite, with two robustness fixes that change nothing on well-formed input: every
-line break the Java lexer knows (``\\r``, form feed, ...) becomes a space, not only
-``\\n``, and the number of lines that come back is checked, so an odd caption can
-never shift the captions of the samples after it.
-
-Note that ``-lowerCase`` turns ``-LRB-`` into ``-lrb-``, which pycocoevalcap's
-upper-case punctuation list then keeps; we keep it too, to match its numbers.
+- ``CaptionInputs`` / ``TokenizedCaptions``: what ``qa_gate.metrics.text`` reads; build a
+  ``TokenizedCaptions`` once per suite so the Java tokenizer runs once, not once per metric.
+- ``tokenize_captions``: pycocoevalcap's ``PTBTokenizer`` (Stanford CoreNLP 3.4.1,
+  ``-preserveLines -lowerCase``, then its ``PUNCTUATIONS`` dropped), same jar, one Java
+  call per suite. Two robustness fixes change nothing on well-formed text: every line
+  break the Java lexer knows (``\\r``, form feed, ...) becomes a space, not only ``\\n``,
+  and the number of lines that come back is checked, so one odd caption can never shift
+  the captions of the samples after it. ``-lowerCase`` turns ``-LRB-`` into ``-lrb-``,
+  which pycocoevalcap's upper-case punctuation list keeps; so do we, to match its numbers.
+- ``meteor_jar``: one shared ``meteor-1.5.jar -stdio`` process, pycocoevalcap's command.
 """
 
 from __future__ import annotations
@@ -158,11 +158,11 @@ class TokenizedCaptions:
         """Checked and tokenised (one Java call); inputs marked ``tokenized`` are only checked."""
         ids, preds, refs = tuple(inputs.sample_ids), inputs.predictions(), inputs.references()
         if getattr(inputs, "tokenized", False):
+            if not len(ids) == len(preds) == len(refs):
+                raise CaptionError("expected one prediction and one reference list per sample id")
             for sid, sample_refs in zip(ids, refs):
                 if not sample_refs:
                     raise CaptionError(f"sample '{sid}': no reference; every sample needs at least one")
-            if not len(ids) == len(preds) == len(refs):
-                raise CaptionError("expected one prediction and one reference list per sample id")
         else:
             preds, refs = tokenize_captions(*check_captions(ids, preds, refs))
         return cls(ids, tuple(preds), tuple(tuple(r) for r in refs))
@@ -191,6 +191,7 @@ class _MeteorJar:
                     reply = self.proc.stdout.readline().decode("utf-8").strip()
                     row = reply.split()
                     if len(row) != len(METEOR_STATS):
+                        self.close()  # out of step with its replies: the next call restarts it
                         raise RuntimeError(f"the METEOR jar answered {reply!r} (exit code "
                                            f"{self.proc.poll()}; it needs Java and ~2 GB memory)")
                     rows.append([float(v) for v in row])
@@ -219,6 +220,6 @@ def meteor_jar() -> _MeteorJar:
 def score_line(prediction: str, references: Sequence[str]) -> str:
     """pycocoevalcap's ``SCORE ||| ref ||| ... ||| hyp`` line; ``|||`` and line breaks are
     also removed from references (pycocoevalcap leaves them, which splits a reference)."""
-    hyp = prediction.replace("|||", "").replace("  ", " ").replace("\n", " ")
-    refs = " ||| ".join(r.replace("|||", "").replace("\n", " ") for r in references)
+    hyp = _LINE_BREAKS.sub(" ", prediction.replace("|||", "").replace("  ", " "))
+    refs = " ||| ".join(_LINE_BREAKS.sub(" ", r.replace("|||", "")) for r in references)
     return " ||| ".join(("SCORE", refs, hyp)) + "\n"

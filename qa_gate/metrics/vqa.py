@@ -189,7 +189,7 @@ class VQAAccuracy(Metric):
                 "reference": "GT-Vision-Lab/VQA vqaEval.py (VQA v2), leave-one-out over 10 answers",
                 "normalisation_rule": rule, "match": "exact string", "aggregate": "mean"}
 
-    def per_sample(self, inputs: VQAInputs, params: Mapping[str, Any]) -> np.ndarray:
+    def per_sample(self, inputs: VQAInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
         """One column: each sample's accuracy in [0, 1]."""
         mode = params.get("normalisation", self.params["normalisation"])
         if mode not in NORMALISATIONS:

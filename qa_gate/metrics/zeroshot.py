@@ -120,8 +120,9 @@ def suite_ranks(inputs: ZeroShotInputs, templates: tuple[str, ...]) -> np.ndarra
 class _ZeroShot(Metric):
     """Shared parameters and definition."""
 
-    params: ClassVar[Mapping[str, Any]] = {"templates": DEFAULT_TEMPLATES}
-    needs: ClassVar[tuple[str, ...]] = ("label",)
+    params: ClassVar[Mapping[str, Any]] = {"templates": DEFAULT_TEMPLATES, "label_tag": "label"}
+    needs: ClassVar[tuple[str, ...]] = ("tag:{label_tag}",)
+    family: ClassVar[str] = "zeroshot"
     statistic: ClassVar[str]
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ REF_ARTICLES = ['a', 'an', 'the']
 def ref_punctuation(inText):
     outText = inText
     for p in REF_PUNCT:
-        if (p + ' ' in inText or ' ' + p in inText) or (re.search(REF_COMMA, inText) != None):  # noqa: E711
+        if (p + ' ' in inText or ' ' + p in inText) or (re.search(REF_COMMA, inText) is not None):
             outText = outText.replace(p, '')
         else:
             outText = outText.replace(p, ' ')
