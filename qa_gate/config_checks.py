@@ -114,7 +114,8 @@ def read_yaml(path: Path, where: Where) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise where.error("file not found") from None
+        raise where.error(f"file not found (looked for {Path(path).absolute()}); create it, or point to it "
+                          "with --mm-thresholds PATH (pytest) or --thresholds PATH (mm-gate)") from None
     except IsADirectoryError:
         raise where.error("expected a YAML file, got a directory") from None
     except UnicodeDecodeError as exc:

@@ -156,3 +156,10 @@ def test_ini_options_are_read(gate_project: pytest.Pytester) -> None:
     bad = gate_project.runpytest_subprocess("-p", "no:cacheprovider", "--mm-device", "gpu")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "--mm-device" in bad.stderr.str()
+
+
+def test_update_baseline_without_the_gate_is_refused(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest_subprocess("-p", "no:cacheprovider", "--mm-update-baseline")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "needs --mm-gate" in result.stderr.str()
+    assert not (gate_project.path / "baselines").exists()
