@@ -63,16 +63,24 @@ def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
 
 
 def score(prepared: Prepared) -> RunResult:
-    """Load the checkpoint and score every suite."""
-    from qa_gate.adapters.base import autocast_dtype, load_encoder, resolve_device
-    from qa_gate.runner import run
+    """Load what the configured metrics need (a dual encoder, a captioner) and score every suite."""
+    from qa_gate.adapters.base import autocast_dtype, load_captioner, load_encoder, resolve_device
+    from qa_gate.runner import families, run
 
     model = prepared.config.model
     device = resolve_device(model.device)
     dtype = autocast_dtype(model.dtype, device)
-    encoder, checkpoint = load_encoder(model, device)
+    needed = families(prepared.config)
+    encoder = captioner = checkpoint = None
+    if needed - {"caption"}:  # alignment, retrieval, zero-shot: a dual encoder
+        encoder, checkpoint = load_encoder(model, device)
+    if "caption" in needed:
+        captioner, info = load_captioner(model, device)
+        checkpoint = info if checkpoint is None else replace(
+            checkpoint, model_name=f"{checkpoint.model_name} + {info.model_name}")
+    assert checkpoint is not None  # every suite configures at least one metric
     checkpoint = replace(checkpoint, checkpoint=_shown_path(checkpoint.checkpoint, prepared.config.source.parent))
-    return run(prepared.config, prepared.suites, encoder, checkpoint, device, dtype)
+    return run(prepared.config, prepared.suites, encoder, checkpoint, device, dtype, captioner)
 
 
 def _shown_path(location: str, base: Path) -> str:
