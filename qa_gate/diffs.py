@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_gate.metrics.registry import get_metric
-from qa_gate.results import MetricResult, SuiteResult
+from qa_gate.results import MetricResult, SampleInfo, SuiteResult
 from qa_gate.stats import paired_drops
 
 TOP_SAMPLES = 10
@@ -122,6 +122,11 @@ def flipped_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricR
     return [d for d in _pairs(suite, base_suite, metric, base_metric) if ok(d.baseline) and not ok(d.value)]
 
 
+def shown_text(sample: SampleInfo) -> str:
+    """The text a sample row shows: the golden text, and ``→ output`` for generated captions."""
+    return sample.text if sample.output is None else f"{sample.text} → {sample.output}".strip()
+
+
 def _pairs(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
            base_metric: MetricResult) -> list[SampleDelta]:
     index: Mapping[str, int] = {s.id: i for i, s in enumerate(base_suite.samples)}
@@ -129,6 +134,6 @@ def _pairs(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
     for i, sample in enumerate(suite.samples):
         j = index.get(sample.id)
         if j is not None:
-            out.append(SampleDelta(suite.name, metric.name, sample.id, sample.text, metric.per_sample[i],
+            out.append(SampleDelta(suite.name, metric.name, sample.id, shown_text(sample), metric.per_sample[i],
                                    base_metric.per_sample[j], metric.higher_is_better))
     return out

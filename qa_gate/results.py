@@ -12,11 +12,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SampleInfo:
-    """The parts of a golden sample a report shows: id, the text scored, slice tags."""
+    """The parts of a golden sample a report shows: id, the golden text, slice tags, and the
+    model's own output for generative metrics (the generated caption; ``None`` otherwise)."""
 
     id: str
     text: str
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    output: str | None = None
 
 
 @dataclass(frozen=True, eq=False)

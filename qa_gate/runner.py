@@ -20,7 +20,8 @@ from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo,
 if TYPE_CHECKING:
     import torch
 
-    from qa_gate.adapters.base import ImageTextEncoder
+    from qa_gate.adapters.base import ImageCaptioner, ImageTextEncoder
+    from qa_gate.metrics.tokenize import TokenizedCaptions
 
 SCORER = "candidate"
 
@@ -46,10 +47,12 @@ def _normalise(rows: torch.Tensor) -> np.ndarray:
 class SuiteInputs:
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once."""
 
-    def __init__(self, suite: Suite, encoder: ImageTextEncoder, batch_size: int,
-                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray]) -> None:
+    def __init__(self, suite: Suite, encoder: ImageTextEncoder | None, batch_size: int,
+                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
+                 captioner: ImageCaptioner | None = None) -> None:
         self.suite, self.encoder, self.batch_size = suite, encoder, batch_size
         self.device, self.dtype, self._texts = device, dtype, text_cache
+        self.captioner = captioner
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
 
@@ -129,6 +132,50 @@ class ZeroShotView:
         return np.array([index[s.tags[self._tag]] for s in self._inputs.suite.samples], dtype=np.int64)
 
 
+class CaptionView:
+    """``CaptionInputs``: the captioner's caption of each image against the sample's references.
+
+    The references are ``sample.references`` followed by ``sample.caption`` when it holds
+    text (the golden caption is one more human reference). Captions are generated once per
+    suite, in batches; ``tokenized()`` PTB-tokenises them once for every captioning metric.
+    """
+
+    def __init__(self, inputs: SuiteInputs) -> None:
+        if inputs.captioner is None:
+            raise RuntimeError("captioning metrics need a captioner; none was loaded")
+        self._inputs, self.captioner = inputs, inputs.captioner
+        self.sample_ids = inputs.sample_ids
+        self._predictions: list[str] | None = None
+        self._tokenized: TokenizedCaptions | None = None
+
+    def predictions(self) -> list[str]:
+        """One generated caption per sample, generated once."""
+        if self._predictions is None:
+            out: list[str] = []
+            samples, size = self._inputs.suite.samples, self._inputs.batch_size
+            for start in range(0, len(samples), size):
+                batch = [open_image(s) for s in samples[start:start + size]]
+                with _inference(self._inputs.device, self._inputs.dtype):
+                    out.extend(self.captioner.generate(batch))
+            if len(out) != len(samples):
+                raise RuntimeError(f"the captioner returned {len(out)} captions for {len(samples)} images")
+            self._predictions = out
+        return list(self._predictions)
+
+    def references(self) -> list[list[str]]:
+        """``references`` plus the golden caption when present."""
+        return [[*s.references, *([s.caption] if s.caption and s.caption.strip() else [])]
+                for s in self._inputs.suite.samples]
+
+    def tokenized(self) -> TokenizedCaptions:
+        """The PTB-tokenised predictions and references (one Java call per suite)."""
+        if self._tokenized is None:
+            from qa_gate.metrics.tokenize import TokenizedCaptions
+
+            self._tokenized = TokenizedCaptions.of(self)
+        return self._tokenized
+
+
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     """Refuse, naming the sample, any sample that lacks a field a configured metric reads."""
     for metric_cfg in suite_cfg.metrics:
@@ -162,13 +209,17 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
         view = _view(metric.family, metric_cfg.params, inputs, views)
         stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
         definition = metric.definition(metric_cfg.params, SCORER)
+        if metric.family == "caption":
+            definition["generation"] = dict(inputs.captioner.settings)
         metrics[metric.name] = MetricResult(
             name=metric.name, value=float(metric.aggregate(stats)),
             higher_is_better=metric.higher_is_better, fingerprint=fingerprint(definition),
             definition=definition, stats=stats,
             per_sample=tuple(float(v) for v in metric.sample_values(stats)),
         )
-    samples = tuple(SampleInfo(s.id, s.caption or "", s.tags) for s in suite.samples)
+    captions = views.get(("caption", ""))
+    outputs = captions.predictions() if isinstance(captions, CaptionView) else [None] * len(suite.samples)
+    samples = tuple(SampleInfo(s.id, s.caption or "", s.tags, out) for s, out in zip(suite.samples, outputs))
     return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
 
 
@@ -179,8 +230,14 @@ def _view(family: str, params: Mapping[str, object], inputs: SuiteInputs,
         return inputs
     key = (family, str(params.get("label_tag", "")))
     if key not in views:
-        views[key] = RetrievalView(inputs) if family == "retrieval" else ZeroShotView(inputs, str(key[1]))
-    return views[key]
+        if family == "caption":
+            views[key] = CaptionView(inputs)
+        elif family == "retrieval":
+            views[key] = RetrievalView(inputs)
+        else:
+            views[key] = ZeroShotView(inputs, str(key[1]))
+    view = views[key]
+    return view.tokenized() if isinstance(view, CaptionView) else view
 
 
 def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
@@ -205,13 +262,23 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
     return env
 
 
-def run(config: GateConfig, suites: Sequence[Suite], encoder: ImageTextEncoder,
-        checkpoint: CheckpointInfo, device: torch.device, dtype: torch.dtype | None) -> RunResult:
-    """Score every suite of ``config`` (already loaded, verified and checked as ``suites``)."""
+def families(config: GateConfig) -> set[str]:
+    """The metric families (hence model capabilities) the configured metrics read."""
+    return {get_metric(m.name).family for s in config.suites for m in s.metrics}
+
+
+def run(config: GateConfig, suites: Sequence[Suite], encoder: ImageTextEncoder | None,
+        checkpoint: CheckpointInfo, device: torch.device, dtype: torch.dtype | None,
+        captioner: ImageCaptioner | None = None) -> RunResult:
+    """Score every suite of ``config`` (already loaded, verified and checked as ``suites``).
+
+    ``encoder`` serves the alignment, retrieval and zero-shot metrics, ``captioner`` the
+    captioning ones; either may be ``None`` when no configured metric needs it.
+    """
     cache: dict[str, np.ndarray] = {}
     results = []
     for suite_cfg, suite in zip(config.suites, suites):
-        inputs = SuiteInputs(suite, encoder, config.model.batch_size, device, dtype, cache)
+        inputs = SuiteInputs(suite, encoder, config.model.batch_size, device, dtype, cache, captioner)
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return RunResult(checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
@@ -32,6 +32,21 @@ class ImageTextEncoder(Protocol):
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """``[len(texts), d]`` text embeddings."""
+        ...
+
+
+@runtime_checkable
+class ImageCaptioner(Protocol):
+    """An image-to-text model: a batch of images in, one generated caption per image out.
+
+    ``settings`` holds every decoding setting (fixed, deterministic); the runner records
+    it in the definition of the captioning metrics.
+    """
+
+    settings: Mapping[str, Any]
+
+    def generate(self, images: Sequence[Image]) -> list[str]:
+        """One decoded, stripped caption per image."""
         ...
 
 
@@ -112,3 +127,14 @@ def load_encoder(model: ModelConfig, device: torch.device) -> tuple[ImageTextEnc
         encoder, name = load_custom(model, device)
     info = CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
     return encoder, info
+
+
+def load_captioner(model: ModelConfig, device: torch.device) -> tuple[ImageCaptioner, CheckpointInfo]:
+    """Load the configured checkpoint as an image-to-text model (transformers only), in eval mode."""
+    if model.adapter != "transformers":
+        raise AdapterError(f"model.adapter: the captioning metrics need an image-to-text model, which only "
+                           f"the 'transformers' adapter loads; '{model.adapter}' loads dual encoders")
+    from qa_gate.adapters.captioner import load_transformers_captioner
+
+    captioner, name = load_transformers_captioner(model, device)
+    return captioner, CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)

@@ -46,7 +46,7 @@ class TransformersEncoder:
         return _features(self.model.get_text_features(**inputs))
 
 
-def _refuse_pickle_only(checkpoint: str) -> None:
+def refuse_pickle_only(checkpoint: str) -> None:
     folder = Path(checkpoint)
     if folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin")):
         raise AdapterError(
@@ -59,7 +59,7 @@ def load_transformers(model: ModelConfig, device: torch.device) -> tuple[Transfo
     """``AutoModel`` and ``AutoProcessor`` from a local folder or hub id, in eval mode."""
     transformers = import_backend("transformers", "transformers")
     if not model.allow_pickle:
-        _refuse_pickle_only(model.checkpoint)
+        refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
     try:
         net = transformers.AutoModel.from_pretrained(model.checkpoint, **kwargs)

@@ -54,7 +54,8 @@ def run_to_json(run: RunResult) -> dict[str, Any]:
             suite.name: {
                 "label": suite.label,
                 "fingerprint": suite.fingerprint,
-                "samples": [{"id": s.id, "text": s.text, "tags": dict(s.tags)} for s in suite.samples],
+                "samples": [{"id": s.id, "text": s.text, "tags": dict(s.tags),
+                             **({} if s.output is None else {"output": s.output})} for s in suite.samples],
                 "metrics": {
                     m.name: {
                         "value": m.value,
@@ -92,7 +93,8 @@ def run_from_json(data: Any, source: str) -> RunResult:
 
 
 def _suite_from_json(name: str, body: Mapping[str, Any]) -> SuiteResult:
-    samples = tuple(SampleInfo(s["id"], s["text"], MappingProxyType(dict(s["tags"]))) for s in body["samples"])
+    samples = tuple(SampleInfo(s["id"], s["text"], MappingProxyType(dict(s["tags"])), s.get("output"))
+                    for s in body["samples"])
     metrics = {}
     for metric_name, m in body["metrics"].items():
         stats = np.asarray(m["stats"], dtype=np.float64).reshape(len(samples), -1)

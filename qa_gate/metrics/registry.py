@@ -24,9 +24,16 @@ _ENTRIES: dict[str, str] = {
     "zeroshot_top1": "qa_gate.metrics.zeroshot:ZeroShotTop1",
     "zeroshot_top5": "qa_gate.metrics.zeroshot:ZeroShotTop5",
     "zeroshot_mean_per_class_recall": "qa_gate.metrics.zeroshot:ZeroShotMeanPerClassRecall",
+    "bleu1": "qa_gate.metrics.text:Bleu1",
+    "bleu2": "qa_gate.metrics.text:Bleu2",
+    "bleu3": "qa_gate.metrics.text:Bleu3",
+    "bleu4": "qa_gate.metrics.text:Bleu4",
+    "cider": "qa_gate.metrics.text:CIDErD",
+    "rouge_l": "qa_gate.metrics.text:RougeL",
+    "meteor": "qa_gate.metrics.text:Meteor",
 }
-# Metrics implemented and reference-tested but not yet fed by an adapter (generative captioning,
-# VQA, OCR, multilabel classifiers): qa_gate.metrics.text, .vqa, .ocr and .classification.
+# Metrics implemented and reference-tested but not yet fed by an adapter (VQA, OCR, multilabel
+# classifiers): qa_gate.metrics.vqa, .ocr and .classification.
 
 
 def metric_names() -> tuple[str, ...]:

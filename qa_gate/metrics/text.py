@@ -34,6 +34,7 @@ class CaptionMetric(Metric):
     """Shared definition fields of the pycocoevalcap metrics."""
 
     needs: ClassVar[tuple[str, ...]] = ("references",)
+    family: ClassVar[str] = "caption"
     constants: ClassVar[Mapping[str, Any]] = {}
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
