@@ -65,7 +65,9 @@ def test_shipped_thresholds_load() -> None:
     assert cfg.report_path == REPO / "mm-gate-report.md"
     (suite,) = cfg.suites
     assert (suite.name, suite.label, suite.path) == ("shapes", "golden/shapes", REPO / "golden" / "shapes")
-    assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine"]
+    assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine", "zeroshot_top1",
+                                             "zeroshot_mean_per_class_recall"]
+    assert suite.metrics[3].params["label_tag"] == "shape"
     assert suite.metrics[2].rules == (Rule("max_drop_pct", 2.0),)
     assert [s.slice for s in suite.slices] == ["colour=red"]
     assert all(m.rules for m in suite.metrics)

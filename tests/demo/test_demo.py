@@ -47,7 +47,7 @@ def _gate(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_good_checkpoint_passes_the_shipped_gate(pytester: pytest.Pytester) -> None:
     result = _gate(pytester)
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=11)
     assert "✅ PASSED" in (pytester.path / "report.md").read_text()
 
 
@@ -56,7 +56,9 @@ def test_regressed_checkpoint_fails_and_the_report_names_the_slice(pytester: pyt
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     failed = {line.split()[1] for line in result.stdout.lines if line.startswith("FAILED ")}
     assert {"golden/shapes::clipscore::max_drop", "golden/shapes::clipscore::min",
-            "golden/shapes[colour=red]::clipscore::max_drop"} <= failed
+            "golden/shapes[colour=red]::clipscore::max_drop",
+            "golden/shapes::zeroshot_mean_per_class_recall::min"} <= failed
+    assert "golden/shapes::zeroshot_top1::min" not in failed  # shapes are still told apart
     report = (pytester.path / "report.md").read_text()
     slices = report.split("#### Slices, worst first", 1)[1].split("\n\n", 2)[1].splitlines()
     worst_two = "\n".join(slices[2:4])
