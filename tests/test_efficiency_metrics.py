@@ -117,6 +117,9 @@ def test_a_baseline_from_another_device_is_incomparable(scored) -> None:
     assert check.rule.kind == "max_drop"
     assert check.status is Status.INCOMPARABLE and "metric definition changed" in check.message
     assert not verdict.passed
+    from qa_gate.report.render import render_markdown
+
+    assert "latency_p95_ms" in render_markdown(verdict).replace("\\_", "_")  # Markdown-escaped
 
 
 def test_a_latency_ceiling_below_the_measurement_fails(scored) -> None:
