@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+import resource
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -55,16 +57,34 @@ class SuiteInputs:
         self.captioner = captioner
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
+        self.batch_timings: list[tuple[float, int]] = []
+        """``(seconds, batch_size)`` of each image-encoding batch, filled by ``image_embeddings``."""
+        self.peak_memory_mb: float | None = None
+        """Peak memory of the image encoding (CUDA allocator peak, else process peak RSS), MiB."""
 
     def image_embeddings(self) -> np.ndarray:
-        """``[n, d]`` normalised image embeddings, computed once."""
+        """``[n, d]`` normalised image embeddings, computed once; each batch is timed."""
         if self._images is None:
+            import torch
+
+            cuda = self.device.type == "cuda"
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
             chunks = []
             samples = self.suite.samples
             for start in range(0, len(samples), self.batch_size):
                 batch = [open_image(s) for s in samples[start:start + self.batch_size]]
                 with _inference(self.device, self.dtype):
-                    chunks.append(_normalise(self.encoder.encode_images(batch)))
+                    if cuda:
+                        torch.cuda.synchronize(self.device)
+                    began = time.perf_counter()
+                    embedded = self.encoder.encode_images(batch)
+                    if cuda:
+                        torch.cuda.synchronize(self.device)
+                    self.batch_timings.append((time.perf_counter() - began, len(batch)))
+                    chunks.append(_normalise(embedded))
+            self.peak_memory_mb = (torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda
+                                   else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
             self._images = np.concatenate(chunks)
         return self._images
 
@@ -130,6 +150,43 @@ class ZeroShotView:
         """Each sample's class index."""
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index[s.tags[self._tag]] for s in self._inputs.suite.samples], dtype=np.int64)
+
+
+class EfficiencyView:
+    """``EfficiencyInputs``: the image-encoding batches' timings and peak memory, and where they were measured."""
+
+    def __init__(self, inputs: SuiteInputs) -> None:
+        self._inputs = inputs
+        self.sample_ids = inputs.sample_ids
+
+    def batches(self) -> list[tuple[float, int]]:
+        """``(seconds, batch_size)`` of every image-encoding batch (encoding the images if not done yet)."""
+        self._inputs.image_embeddings()
+        return list(self._inputs.batch_timings)
+
+    def peak_memory_mb(self) -> float:
+        """Peak memory while encoding the images, MiB."""
+        self._inputs.image_embeddings()
+        return float(self._inputs.peak_memory_mb or 0.0)
+
+    def measurement(self) -> dict[str, str | int]:
+        """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions."""
+        return {"device": device_label(self._inputs.device), "batch_size": self._inputs.batch_size,
+                "autocast": _autocast(self._inputs.dtype),
+                "memory": "cuda allocator peak" if self._inputs.device.type == "cuda" else "process peak rss"}
+
+
+def device_label(device: torch.device) -> str:
+    """``cpu``, or ``cuda:<GPU name>``: the device kind and, on CUDA, its model."""
+    if device.type == "cuda":
+        import torch
+
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return device.type
+
+
+def _autocast(dtype: torch.dtype | None) -> str:
+    return str(dtype).replace("torch.", "") if dtype is not None else "off (float32)"
 
 
 class CaptionView:
@@ -211,6 +268,8 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
         definition = metric.definition(metric_cfg.params, SCORER)
         if metric.family == "caption":
             definition["generation"] = dict(inputs.captioner.settings)
+        elif isinstance(view, EfficiencyView):  # measured on this device: another device never compares
+            definition.update(view.measurement())
         metrics[metric.name] = MetricResult(
             name=metric.name, value=float(metric.aggregate(stats)),
             higher_is_better=metric.higher_is_better, fingerprint=fingerprint(definition),
@@ -234,6 +293,8 @@ def _view(family: str, params: Mapping[str, object], inputs: SuiteInputs,
             views[key] = CaptionView(inputs)
         elif family == "retrieval":
             views[key] = RetrievalView(inputs)
+        elif family == "efficiency":
+            views[key] = EfficiencyView(inputs)
         else:
             views[key] = ZeroShotView(inputs, str(key[1]))
     view = views[key]
@@ -249,7 +310,7 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
         "platform": platform.platform(terse=True),
         "torch": torch.__version__,
         "device": str(device),
-        "autocast": str(dtype).replace("torch.", "") if dtype is not None else "off (float32)",
+        "autocast": _autocast(dtype),
         "batch_size": str(batch_size),
     }
     if device.type == "cuda":

@@ -48,7 +48,7 @@ class Metric:
     needs: ClassVar[tuple[str, ...]] = ()
     """Sample fields the metric reads (``"caption"``, ``"references"``, ``"tag:{param}"`` for the tag a param names)."""
     family: ClassVar[str] = "alignment"
-    """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot`` (a dual encoder) or ``caption`` (an image-to-text model)."""
+    """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency`` (a dual encoder) or ``caption`` (an image-to-text model)."""
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """Everything that changes this metric's value, as plain JSON data."""

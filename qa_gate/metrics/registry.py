@@ -31,6 +31,10 @@ _ENTRIES: dict[str, str] = {
     "cider": "qa_gate.metrics.text:CIDErD",
     "rouge_l": "qa_gate.metrics.text:RougeL",
     "meteor": "qa_gate.metrics.text:Meteor",
+    "latency_p50_ms": "qa_gate.metrics.efficiency:LatencyP50",
+    "latency_p95_ms": "qa_gate.metrics.efficiency:LatencyP95",
+    "throughput": "qa_gate.metrics.efficiency:Throughput",
+    "peak_memory_mb": "qa_gate.metrics.efficiency:PeakMemory",
 }
 # Metrics implemented and reference-tested but not yet fed by an adapter (VQA, OCR, multilabel
 # classifiers): qa_gate.metrics.vqa, .ocr and .classification.
