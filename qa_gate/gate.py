@@ -195,7 +195,8 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
                                   base_metric, why, config))
             slice_deltas.extend(slices(suite, metric, base_suite, base_metric, confidence,
                                        config.resamples, config.seed))
-            if base_suite is not None and base_metric is not None:
+            per_sample_meaningful = get_metric(metric.name).family != "efficiency"  # rows are batch timings
+            if base_suite is not None and base_metric is not None and per_sample_meaningful:
                 samples.extend(changed_samples(suite, base_suite, metric, base_metric))
                 for rule in metric_cfg.rules:
                     if rule.kind == ("min" if metric.higher_is_better else "max"):
