@@ -5,8 +5,7 @@ from __future__ import annotations
 import platform
 import resource
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from qa_gate.config import GateConfig, SuiteConfig
 from qa_gate.errors import GoldenError
+from qa_gate.families import CaptionView, EfficiencyView, autocast_label, inference, view_for
 from qa_gate.golden import Sample, Suite, open_image, sample_hint
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.registry import get_metric
@@ -23,21 +23,8 @@ if TYPE_CHECKING:
     import torch
 
     from qa_gate.adapters.base import ImageCaptioner, ImageTextEncoder
-    from qa_gate.metrics.tokenize import TokenizedCaptions
 
 SCORER = "candidate"
-
-
-@contextmanager
-def _inference(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
-    import torch
-
-    with torch.inference_mode():
-        if dtype is None:
-            yield
-        else:
-            with torch.autocast(device_type=device.type, dtype=dtype):
-                yield
 
 
 def _normalise(rows: torch.Tensor) -> np.ndarray:
@@ -74,7 +61,7 @@ class SuiteInputs:
             samples = self.suite.samples
             for start in range(0, len(samples), self.batch_size):
                 batch = [open_image(s) for s in samples[start:start + self.batch_size]]
-                with _inference(self.device, self.dtype):
+                with inference(self.device, self.dtype):
                     if cuda:
                         torch.cuda.synchronize(self.device)
                     began = time.perf_counter()
@@ -92,7 +79,7 @@ class SuiteInputs:
         missing = list(dict.fromkeys(t for t in texts if t not in self._texts))
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
-            with _inference(self.device, self.dtype):
+            with inference(self.device, self.dtype):
                 rows = _normalise(self.encoder.encode_texts(batch))
             self._texts.update(zip(batch, rows))
         return np.stack([self._texts[t] for t in texts])
@@ -110,127 +97,6 @@ class SuiteInputs:
         owner = np.array([i for i, s in enumerate(self.suite.samples) for _ in s.references], dtype=np.int64)
         texts = [prefix + r for s in self.suite.samples for r in s.references]
         return self._encode(texts), owner
-
-
-class RetrievalView:
-    """``RetrievalInputs``: each image against all captions, its own being its caption and references."""
-
-    def __init__(self, inputs: SuiteInputs) -> None:
-        self._inputs = inputs
-        self.sample_ids = inputs.sample_ids
-
-    def image_embeddings(self) -> np.ndarray:
-        """``[n, d]`` normalised image embeddings."""
-        return self._inputs.image_embeddings()
-
-    def caption_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every caption and reference, and the index of the image it describes."""
-        texts = [[s.caption or "", *s.references] for s in self._inputs.suite.samples]
-        owner = np.array([i for i, group in enumerate(texts) for t in group if t.strip()], dtype=np.int64)
-        return self._inputs.encode_texts([t for group in texts for t in group if t.strip()]), owner
-
-
-class ZeroShotView:
-    """``ZeroShotInputs``: the classes are the values of one tag (``label_tag``) across the suite."""
-
-    def __init__(self, inputs: SuiteInputs, label_tag: str) -> None:
-        self._inputs, self._tag = inputs, label_tag
-        self.sample_ids = inputs.sample_ids
-        self.classes = tuple(sorted({s.tags[label_tag] for s in inputs.suite.samples}))
-
-    def image_embeddings(self) -> np.ndarray:
-        """``[n, d]`` normalised image embeddings."""
-        return self._inputs.image_embeddings()
-
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
-        """Normalised embeddings of class prompts."""
-        return self._inputs.encode_texts(texts)
-
-    def labels(self) -> np.ndarray:
-        """Each sample's class index."""
-        index = {c: i for i, c in enumerate(self.classes)}
-        return np.array([index[s.tags[self._tag]] for s in self._inputs.suite.samples], dtype=np.int64)
-
-
-class EfficiencyView:
-    """``EfficiencyInputs``: the image-encoding batches' timings and peak memory, and where they were measured."""
-
-    def __init__(self, inputs: SuiteInputs) -> None:
-        self._inputs = inputs
-        self.sample_ids = inputs.sample_ids
-
-    def batches(self) -> list[tuple[float, int]]:
-        """``(seconds, batch_size)`` of every image-encoding batch (encoding the images if not done yet)."""
-        self._inputs.image_embeddings()
-        return list(self._inputs.batch_timings)
-
-    def peak_memory_mb(self) -> float:
-        """Peak memory while encoding the images, MiB."""
-        self._inputs.image_embeddings()
-        return float(self._inputs.peak_memory_mb or 0.0)
-
-    def measurement(self) -> dict[str, str | int]:
-        """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions."""
-        return {"device": device_label(self._inputs.device), "batch_size": self._inputs.batch_size,
-                "autocast": _autocast(self._inputs.dtype),
-                "memory": "cuda allocator peak" if self._inputs.device.type == "cuda" else "process peak rss"}
-
-
-def device_label(device: torch.device) -> str:
-    """``cpu``, or ``cuda:<GPU name>``: the device kind and, on CUDA, its model."""
-    if device.type == "cuda":
-        import torch
-
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return device.type
-
-
-def _autocast(dtype: torch.dtype | None) -> str:
-    return str(dtype).replace("torch.", "") if dtype is not None else "off (float32)"
-
-
-class CaptionView:
-    """``CaptionInputs``: the captioner's caption of each image against the sample's references.
-
-    The references are ``sample.references`` followed by ``sample.caption`` when it holds
-    text (the golden caption is one more human reference). Captions are generated once per
-    suite, in batches; ``tokenized()`` PTB-tokenises them once for every captioning metric.
-    """
-
-    def __init__(self, inputs: SuiteInputs) -> None:
-        if inputs.captioner is None:
-            raise RuntimeError("captioning metrics need a captioner; none was loaded")
-        self._inputs, self.captioner = inputs, inputs.captioner
-        self.sample_ids = inputs.sample_ids
-        self._predictions: list[str] | None = None
-        self._tokenized: TokenizedCaptions | None = None
-
-    def predictions(self) -> list[str]:
-        """One generated caption per sample, generated once."""
-        if self._predictions is None:
-            out: list[str] = []
-            samples, size = self._inputs.suite.samples, self._inputs.batch_size
-            for start in range(0, len(samples), size):
-                batch = [open_image(s) for s in samples[start:start + size]]
-                with _inference(self._inputs.device, self._inputs.dtype):
-                    out.extend(self.captioner.generate(batch))
-            if len(out) != len(samples):
-                raise RuntimeError(f"the captioner returned {len(out)} captions for {len(samples)} images")
-            self._predictions = out
-        return list(self._predictions)
-
-    def references(self) -> list[list[str]]:
-        """``references`` plus the golden caption when present."""
-        return [[*s.references, *([s.caption] if s.caption and s.caption.strip() else [])]
-                for s in self._inputs.suite.samples]
-
-    def tokenized(self) -> TokenizedCaptions:
-        """The PTB-tokenised predictions and references (one Java call per suite)."""
-        if self._tokenized is None:
-            from qa_gate.metrics.tokenize import TokenizedCaptions
-
-            self._tokenized = TokenizedCaptions.of(self)
-        return self._tokenized
 
 
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
@@ -263,7 +129,7 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
     views: dict[tuple[str, str], object] = {}  # shared per suite, so the ranks and class prompts are computed once
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
-        view = _view(metric.family, metric_cfg.params, inputs, views)
+        view = view_for(metric.family, metric_cfg.params, inputs, views)
         stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
         definition = metric.definition(metric_cfg.params, SCORER)
         if metric.family == "caption":
@@ -282,25 +148,6 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
     return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
 
 
-def _view(family: str, params: Mapping[str, object], inputs: SuiteInputs,
-          views: dict[tuple[str, str], object]) -> object:
-    """The inputs object a metric family reads."""
-    if family == "alignment":
-        return inputs
-    key = (family, str(params.get("label_tag", "")))
-    if key not in views:
-        if family == "caption":
-            views[key] = CaptionView(inputs)
-        elif family == "retrieval":
-            views[key] = RetrievalView(inputs)
-        elif family == "efficiency":
-            views[key] = EfficiencyView(inputs)
-        else:
-            views[key] = ZeroShotView(inputs, str(key[1]))
-    view = views[key]
-    return view.tokenized() if isinstance(view, CaptionView) else view
-
-
 def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
     """Versions and hardware a result was measured with."""
     import torch
@@ -310,7 +157,7 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
         "platform": platform.platform(terse=True),
         "torch": torch.__version__,
         "device": str(device),
-        "autocast": _autocast(dtype),
+        "autocast": autocast_label(dtype),
         "batch_size": str(batch_size),
     }
     if device.type == "cuda":

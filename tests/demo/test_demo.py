@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_gate.demo import DemoSettings, build_suite
+from qa_gate.demo import build_suite
 from qa_gate.golden import HASHES, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
