@@ -364,6 +364,9 @@ def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
             raise at.error(f"unknown parameter or rule '{key}'{did_you_mean(key, known)}; "
                            f"{name} takes parameters: {takes}; rules: {rule_list}; "
                            f"rule settings: {setting_list}")
+    if home is None and (problem := metric.check_params(params)) is not None:
+        key = problem.partition(":")[0]
+        raise (where / key if key in metric.params else where).error(problem.partition(": ")[2] or problem)
     bounds = dict(rule for rule in rules if rule[0] in FLOOR_KINDS)
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
         raise where.error(f"min {bounds['min']:g} is above max {bounds['max']:g}; no value can pass")

@@ -9,7 +9,7 @@ from pathlib import Path
 from qa_gate.baseline.base import HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
 from qa_gate.config import GateConfig, Overrides, SuiteConfig, load_config
-from qa_gate.errors import AdapterError, BaselineError, ConfigError, did_you_mean
+from qa_gate.errors import BaselineError, ConfigError, did_you_mean
 from qa_gate.gate import Verdict, accept_as_baseline, evaluate
 from qa_gate.golden import Suite, load_suite
 from qa_gate.results import RunResult
@@ -63,25 +63,18 @@ def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
 
 
 def score(prepared: Prepared) -> RunResult:
-    """Load what the configured metrics need (a dual encoder, a captioner) and score every suite."""
-    from qa_gate.adapters.base import autocast_dtype, load_captioner, load_encoder, resolve_device
+    """Load the checkpoint as what the configured metric families need and score every suite."""
+    from qa_gate.adapters.base import autocast_dtype, resolve_device
+    from qa_gate.adapters.capabilities import load_model
     from qa_gate.runner import families, run
 
     model = prepared.config.model
     device = resolve_device(model.device)
     dtype = autocast_dtype(model.dtype, device)
-    needed = families(prepared.config)
-    encoder = captioner = checkpoint = None
-    if needed - {"caption"}:  # alignment, retrieval, zero-shot: a dual encoder
-        encoder, checkpoint = load_encoder(model, device)
-    if "caption" in needed:
-        captioner, info = load_captioner(model, device)
-        checkpoint = info if checkpoint is None else replace(
-            checkpoint, model_name=f"{checkpoint.model_name} + {info.model_name}")
-    if checkpoint is None:  # the config requires metrics, so this means a family nothing loads
-        raise AdapterError(f"model.adapter: nothing to load for metric families {sorted(needed)}")
-    checkpoint = replace(checkpoint, checkpoint=_shown_path(checkpoint.checkpoint, prepared.config.source.parent))
-    return run(prepared.config, prepared.suites, encoder, checkpoint, device, dtype, captioner)
+    loaded = load_model(model, device, families(prepared.config))
+    shown = _shown_path(loaded.checkpoint.checkpoint, prepared.config.source.parent)
+    loaded = replace(loaded, checkpoint=replace(loaded.checkpoint, checkpoint=shown))
+    return run(prepared.config, prepared.suites, loaded, device, dtype)
 
 
 def _shown_path(location: str, base: Path) -> str:

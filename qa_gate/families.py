@@ -161,11 +161,19 @@ class CaptionView:
 def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
           views: dict[tuple[str, str], object]) -> object:
     """The inputs object a metric family reads."""
+    from qa_gate.task_views import MultilabelView, OCRView, VQAView, family_params
+
     if family == "alignment":
         return inputs
-    key = (family, str(params.get("label_tag", "")))
+    key = (family, str(params.get("label_tag", "")) + family_params(family, params))
     if key not in views:
-        if family == "caption":
+        if family == "vqa":
+            views[key] = VQAView(inputs, str(params["prompt"]))
+        elif family == "ocr":
+            views[key] = OCRView(inputs)
+        elif family == "multilabel":
+            views[key] = MultilabelView(inputs, str(params["prompt"]))
+        elif family == "caption":
             views[key] = CaptionView(inputs)
         elif family == "retrieval":
             views[key] = RetrievalView(inputs)

@@ -9,55 +9,26 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.errors import GoldenError, did_you_mean, one_of
+from qa_gate.errors import GoldenError
+from qa_gate.manifest import MANIFEST, Sample, parse_manifest
+
+__all__ = ["HASHES", "MANIFEST", "Sample", "Suite", "load_suite", "open_image", "sample_hint",
+           "verify_suite", "write_hashes"]
 
 if TYPE_CHECKING:
     from PIL import Image
 
-MANIFEST = "manifest.yaml"
 HASHES = "SHA256SUMS"
 MAX_SHOWN = 20
 _CHUNK = 1 << 20
 _TMP = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
-_TOP_KEYS = ("version", "description", "samples")
-_SAMPLE_KEYS = ("id", "image", "caption", "references", "tags")
 SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _BAD = object()  # the manifest could not be read at all; already reported
-_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "image": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty path relative to the suite folder"),
-    "caption": (lambda v: v is None or isinstance(v, str), "a string"),
-    "references": (lambda v: v is None or isinstance(v, list) and all(isinstance(r, str) and r.strip() for r in v),
-                   "a list of non-empty strings"),
-    "tags": (lambda v: v is None or isinstance(v, dict) and all(
-        isinstance(k, str) and isinstance(x, (str, int, float, bool)) for k, x in v.items()),
-        "a mapping of string names to scalar values"),
-}
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One golden sample: an image and its optional caption, references and tags."""
-
-    id: str
-    image: str  # as written in the manifest (posix, relative to the suite folder)
-    image_path: Path  # absolute
-    caption: str | None = None
-    references: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "references", tuple(self.references))
-        if not isinstance(self.tags, MappingProxyType):
-            object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
-
-    def __reduce__(self) -> tuple[Any, ...]:  # a mappingproxy cannot be pickled
-        return (Sample, (self.id, self.image, self.image_path, self.caption, self.references, dict(self.tags)))
 
 
 @dataclass(frozen=True)
@@ -68,6 +39,8 @@ class Suite:
     path: Path
     fingerprint: str
     samples: tuple[Sample, ...]
+    labels: tuple[str, ...] = ()
+    """The manifest's label set (multilabel suites); empty when it declares none."""
 
 
 class _Problems:
@@ -100,11 +73,6 @@ def _display(path: Path) -> str:
         return absolute.relative_to(Path.cwd()).as_posix()
     except ValueError:
         return absolute.as_posix()
-
-
-def _show(value: object) -> str:
-    text = repr(value) if len(repr(value)) <= 80 else repr(value)[:80] + "…"
-    return "nothing" if value is None else f"{text} ({type(value).__name__})"
 
 
 def _sha256(path: Path) -> str:
@@ -166,61 +134,11 @@ def _check_image(label: str, image: str, root: Path, problems: _Problems) -> Pat
     return None
 
 
-def _parse_sample(i: int, entry: Any, root: Path, problems: _Problems, seen: dict[str, int]) -> Sample | None:
-    where = f"{MANIFEST}: samples[{i}]"
-    if not isinstance(entry, dict):
-        problems.add(f"{where}: expected a mapping with 'id' and 'image', got {_show(entry)}")
-        return None
-    raw_id, label = entry.get("id"), where
-    sample_id = None if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) else str(raw_id)
-    if not sample_id or not sample_id.strip():
-        problems.add(f"{where}: field 'id' must be a non-empty string, got {_show(raw_id)}")
-    else:
-        where, label = f"{MANIFEST}: sample {sample_id!r} (samples[{i}])", f"sample {sample_id!r}"
-        if sample_id in seen:
-            problems.add(f"{where}: duplicate id {sample_id!r}, already used by samples[{seen[sample_id]}]; "
-                         "expected ids unique in the suite")
-        seen.setdefault(sample_id, i)
-    for key in entry:
-        if key not in _SAMPLE_KEYS:
-            problems.add(f"{where}: unknown field {key!r}{did_you_mean(str(key), _SAMPLE_KEYS)}; "
-                         f"expected {one_of(_SAMPLE_KEYS)}")
-    errors = len(problems.items)
-    for key, (valid, expected) in _FIELDS.items():
-        if not valid(entry.get(key)):
-            problems.add(f"{where}: field {key!r} must be {expected}, got {_show(entry.get(key))}")
-    image, refs, tags = entry.get("image"), entry.get("references") or [], entry.get("tags") or {}
-    image_path = _check_image(label, image, root, problems) if _FIELDS["image"][0](image) else None
-    if len(problems.items) > errors or sample_id is None or image_path is None:
-        return None
-    text_tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in tags.items()}
-    return Sample(sample_id, image, image_path, entry.get("caption"), tuple(refs), MappingProxyType(text_tags))
-
-
-def _parse_manifest(data: Any, root: Path, problems: _Problems) -> list[Sample]:
+def _parse(root: Path, problems: _Problems) -> tuple[list[Sample], tuple[str, ...]]:
+    data = _read_yaml(root / MANIFEST, problems)
     if data is _BAD:
-        return []
-    if not isinstance(data, dict):
-        problems.add(f"{MANIFEST}: expected a mapping with 'version' and 'samples', got {_show(data)}")
-        return []
-    for key in data:
-        if key not in _TOP_KEYS:
-            hint = did_you_mean(str(key), _TOP_KEYS)
-            problems.add(f"{MANIFEST}: unknown key {key!r}{hint}; expected {one_of(_TOP_KEYS)}")
-    version = data.get("version")
-    if version != 1 or isinstance(version, bool):
-        problems.add(f"{MANIFEST}: 'version' must be 1, got {_show(version)}")
-    if not isinstance(data.get("description", ""), (str, type(None))):
-        problems.add(f"{MANIFEST}: 'description' must be a string, got {_show(data['description'])}")
-    raw = data.get("samples")
-    if not isinstance(raw, list):
-        problems.add(f"{MANIFEST}: 'samples' must be a list of samples, got {_show(raw)}")
-        return []
-    if not raw:
-        problems.add(f"{MANIFEST}: the suite has no samples; expected at least one")
-    seen: dict[str, int] = {}
-    parsed = [_parse_sample(i, entry, root, problems, seen) for i, entry in enumerate(raw)]
-    return [sample for sample in parsed if sample is not None]
+        return [], ()
+    return parse_manifest(data, problems, lambda label, image: _check_image(label, image, root, problems))
 
 
 def _read_sums(path: Path, problems: _Problems) -> dict[str, str]:
@@ -295,10 +213,10 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
     if not (root / HASHES).is_file():
         raise GoldenError(f"{problems.where}: missing {HASHES}; run: mm-gate golden hash {problems.where}")
     listed = _read_sums(root / HASHES, problems)
-    samples = _parse_manifest(_read_yaml(root / MANIFEST, problems), root, problems)
+    samples, labels = _parse(root, problems)
     _compare(listed, _walk(root, problems), samples, root, problems)
     problems.raise_if_any()
-    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples))
+    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples), labels)
 
 
 def _decode(path: Path, rgb: bool = True) -> Image.Image:
@@ -327,7 +245,7 @@ def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = N
 def write_hashes(path: Path) -> Path:
     """(Re)write ``SHA256SUMS`` (atomically) after a deliberate change and return its path; refuse a broken suite."""
     root, problems = _open_root(path)
-    _parse_manifest(_read_yaml(root / MANIFEST, problems), root, problems)
+    _parse(root, problems)
     files = _walk(root, problems)
     problems.raise_if_any(note=f" ({HASHES} not written)")
     target, tmp = root / HASHES, root / _TMP
@@ -347,6 +265,11 @@ def open_image(sample: Sample) -> Image.Image:
         folder = sample.image_path.parents[len(PurePosixPath(sample.image).parts) - 1]
         raise GoldenError(f"{_display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
                           f"({type(exc).__name__}: {exc}); expected an image Pillow can read") from exc
+
+
+def suite_hint(suite: Suite) -> str:
+    """``"golden/shapes"``: the suite folder as messages about it show it."""
+    return _display(suite.path)
 
 
 def sample_hint(suite: Suite, sample: Sample) -> str:

@@ -14,15 +14,17 @@ import numpy as np
 from qa_gate.config import GateConfig, SuiteConfig
 from qa_gate.errors import GoldenError
 from qa_gate.families import CaptionView, EfficiencyView, autocast_label, inference, view_for
-from qa_gate.golden import Sample, Suite, open_image, sample_hint
+from qa_gate.metrics.vqa import ANSWERS_PER_QUESTION
+from qa_gate.golden import Sample, Suite, open_image, sample_hint, suite_hint
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.registry import get_metric
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.results import MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.task_views import MultilabelView, OCRView, VQAView
 
 if TYPE_CHECKING:
     import torch
 
-    from qa_gate.adapters.base import ImageCaptioner, ImageTextEncoder
+    from qa_gate.adapters.capabilities import LoadedModel
 
 SCORER = "candidate"
 
@@ -36,12 +38,12 @@ def _normalise(rows: torch.Tensor) -> np.ndarray:
 class SuiteInputs:
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once."""
 
-    def __init__(self, suite: Suite, encoder: ImageTextEncoder | None, batch_size: int,
-                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
-                 captioner: ImageCaptioner | None = None) -> None:
-        self.suite, self.encoder, self.batch_size = suite, encoder, batch_size
+    def __init__(self, suite: Suite, model: LoadedModel, batch_size: int,
+                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray]) -> None:
+        self.suite, self.batch_size = suite, batch_size
         self.device, self.dtype, self._texts = device, dtype, text_cache
-        self.captioner = captioner
+        self.encoder, self.captioner = model.encoder, model.captioner
+        self.answerer, self.classifier = model.answerer, model.classifier
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
         self.batch_timings: list[tuple[float, int]] = []
@@ -100,27 +102,43 @@ class SuiteInputs:
 
 
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
-    """Refuse, naming the sample, any sample that lacks a field a configured metric reads."""
+    """Refuse, naming the suite and sample, any sample that lacks a field a configured metric reads
+    (or holds it in a form the metric cannot score: not 10 answers, an empty reference)."""
     for metric_cfg in suite_cfg.metrics:
         for need in get_metric(metric_cfg.name).needs:
             field = need.format(**metric_cfg.params)
+            if field == "labels" and not suite.labels:
+                raise GoldenError(f"{suite_hint(suite)}: the manifest "
+                                  f"declares no label set (top-level 'labels'), which metric '{metric_cfg.name}' "
+                                  f"(suites.{suite_cfg.name}.metrics) needs")
             for sample in suite.samples:
-                if not _has(sample, field):
-                    what = f"tag '{field[4:]}'" if field.startswith("tag:") else field
-                    raise GoldenError(
-                        f"{sample_hint(suite, sample)}: has no {what}, which metric "
-                        f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs"
-                    )
+                problem = _problem(sample, field)
+                if problem:
+                    raise GoldenError(f"{sample_hint(suite, sample)}: {problem}, which metric "
+                                      f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs")
 
 
-def _has(sample: Sample, field: str) -> bool:
+def _problem(sample: Sample, field: str) -> str | None:
+    """Why ``sample`` does not give ``field`` in a usable form, or ``None``."""
     if field.startswith("tag:"):
-        return bool(sample.tags.get(field[4:], "").strip())
-    if field == "caption":
-        return bool(sample.caption and sample.caption.strip())
+        return None if sample.tags.get(field[4:], "").strip() else f"has no tag '{field[4:]}'"
+    if field == "answers":
+        if sample.answers is None:
+            return "has no answers"
+        if len(sample.answers) != ANSWERS_PER_QUESTION:
+            return (f"has {len(sample.answers)} human answers; expected exactly {ANSWERS_PER_QUESTION} "
+                    "(official VQA accuracy leaves each of the 10 out in turn)")
+        return None
+    if field == "text":
+        if sample.text is None:
+            return "has no text (the reference transcription)"
+        return None if sample.text.strip() else "has an empty text (the reference transcription must not be empty)"
+    if field == "labels":
+        return None if sample.labels is not None else "has no labels (an empty list means no positive label)"
     if field == "references":
-        return bool(sample.references) and all(r.strip() for r in sample.references)
-    return getattr(sample, field, None) is not None
+        return None if sample.references else "has no references"
+    value = getattr(sample, field, None)
+    return None if isinstance(value, str) and value.strip() else f"has no {field}"
 
 
 def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> SuiteResult:
@@ -136,16 +154,40 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
             definition["generation"] = dict(inputs.captioner.settings)
         elif isinstance(view, EfficiencyView):  # measured on this device: another device never compares
             definition.update(view.measurement())
+        elif hasattr(view, "method"):  # generated or ranked answers, classifier or prompt scores
+            definition.update(view.method())
         metrics[metric.name] = MetricResult(
             name=metric.name, value=float(metric.aggregate(stats)),
             higher_is_better=metric.higher_is_better, fingerprint=fingerprint(definition),
             definition=definition, stats=stats,
             per_sample=tuple(float(v) for v in metric.sample_values(stats)),
         )
-    captions = views.get(("caption", ""))
-    outputs = captions.predictions() if isinstance(captions, CaptionView) else [None] * len(suite.samples)
-    samples = tuple(SampleInfo(s.id, s.caption or "", s.tags, out) for s, out in zip(suite.samples, outputs))
+    outputs = _outputs(suite_cfg, views, len(suite.samples))
+    samples = tuple(SampleInfo(s.id, _shown_text(s), s.tags, out) for s, out in zip(suite.samples, outputs))
     return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
+
+
+def _shown_text(sample: Sample) -> str:
+    """What a report shows beside a sample: its caption, question, transcription or labels."""
+    if sample.caption:
+        return sample.caption
+    if sample.question:
+        return sample.question
+    if sample.text is not None:
+        return sample.text
+    return ", ".join(sample.labels) if sample.labels else ""
+
+
+def _outputs(suite_cfg: SuiteConfig, views: Mapping[tuple[str, str], object], n: int) -> list[str | None]:
+    """The model's output per sample, when it made text: caption, answer, transcription, predicted labels."""
+    for view in views.values():
+        if isinstance(view, (CaptionView, VQAView, OCRView)):
+            return list(view.predictions())
+    for metric_cfg in suite_cfg.metrics:
+        for view in views.values():
+            if isinstance(view, MultilabelView) and get_metric(metric_cfg.name).family == "multilabel":
+                return list(view.predicted(float(metric_cfg.params.get("threshold", 0.5))))
+    return [None] * n
 
 
 def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
@@ -170,23 +212,25 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
     return env
 
 
-def families(config: GateConfig) -> set[str]:
-    """The metric families (hence model capabilities) the configured metrics read."""
-    return {get_metric(m.name).family for s in config.suites for m in s.metrics}
+def families(config: GateConfig) -> dict[str, list[str]]:
+    """The metric families (hence model capabilities) the configured metrics read, each with its metrics."""
+    out: dict[str, list[str]] = {}
+    for suite in config.suites:
+        for metric in suite.metrics:
+            names = out.setdefault(get_metric(metric.name).family, [])
+            if metric.name not in names:
+                names.append(metric.name)
+    return out
 
 
-def run(config: GateConfig, suites: Sequence[Suite], encoder: ImageTextEncoder | None,
-        checkpoint: CheckpointInfo, device: torch.device, dtype: torch.dtype | None,
-        captioner: ImageCaptioner | None = None) -> RunResult:
-    """Score every suite of ``config`` (already loaded, verified and checked as ``suites``).
-
-    ``encoder`` serves the alignment, retrieval and zero-shot metrics, ``captioner`` the
-    captioning ones; either may be ``None`` when no configured metric needs it.
-    """
+def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device: torch.device,
+        dtype: torch.dtype | None) -> RunResult:
+    """Score every suite of ``config`` (already loaded, verified and checked as ``suites``) with
+    the capabilities ``model`` was loaded as (see ``qa_gate.adapters.capabilities``)."""
     cache: dict[str, np.ndarray] = {}
     results = []
     for suite_cfg, suite in zip(config.suites, suites):
-        inputs = SuiteInputs(suite, encoder, config.model.batch_size, device, dtype, cache, captioner)
+        inputs = SuiteInputs(suite, model, config.model.batch_size, device, dtype, cache)
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    return RunResult(checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)
+    return RunResult(model.checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)

@@ -252,7 +252,7 @@ def test_unknown_metric_suggests(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value).startswith(
         f"{path}: suites.shapes.metrics.clipscor: unknown metric 'clipscor' "
-        "(did you mean 'clipscore'?); known metrics: bleu1, bleu2, bleu3, bleu4, cider, clipscore, cosine, ")
+        "(did you mean 'clipscore'?); known metrics: bleu1, bleu2, bleu3, bleu4, cer, cider, clipscore, cosine, ")
 
 
 @pytest.mark.parametrize(("rules", "expected"), [

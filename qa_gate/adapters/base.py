@@ -50,6 +50,37 @@ class ImageCaptioner(Protocol):
         ...
 
 
+@runtime_checkable
+class VisualQuestionAnswerer(Protocol):
+    """A generative VQA model: images and one question per image in, one answer per image out.
+
+    ``settings`` holds every decoding setting (fixed, deterministic) and the prompt form;
+    the runner records it in the VQA metrics' definitions.
+    """
+
+    settings: Mapping[str, Any]
+
+    def answer(self, images: Sequence[Image], questions: Sequence[str]) -> list[str]:
+        """One decoded, stripped answer per (image, question) pair."""
+        ...
+
+
+@runtime_checkable
+class MultilabelClassifier(Protocol):
+    """A multilabel image classifier: a batch of images in, one independent score per label out.
+
+    ``labels`` names the score columns; scores are probabilities (a sigmoid per label),
+    so the metrics' ``threshold`` applies to them directly.
+    """
+
+    labels: tuple[str, ...]
+    settings: Mapping[str, Any]
+
+    def label_scores(self, images: Sequence[Image]) -> torch.Tensor:
+        """``[len(images), len(labels)]`` scores in [0, 1]."""
+        ...
+
+
 def import_backend(module: str, package: str) -> ModuleType:
     """Import an optional backend, or fail with the command that installs it."""
     try:
@@ -124,7 +155,10 @@ def load_encoder(model: ModelConfig, device: torch.device) -> tuple[ImageTextEnc
     else:
         from qa_gate.adapters.custom import load_custom
 
-        encoder, name = load_custom(model, device)
+        encoder, name = load_custom(model, device)  # type: ignore[assignment]
+        if not isinstance(encoder, ImageTextEncoder):
+            raise AdapterError(f"model.adapter: '{model.adapter}' returned {type(encoder).__name__}, which lacks "
+                               "encode_images(images) and encode_texts(texts)")
     info = CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
     return encoder, info
 

@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from qa_gate.adapters.base import ImageTextEncoder
+from qa_gate.adapters.base import ImageCaptioner, ImageTextEncoder, MultilabelClassifier, VisualQuestionAnswerer
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
 
@@ -14,8 +14,16 @@ if TYPE_CHECKING:
     import torch
 
 
-def load_custom(model: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, str]:
-    """Call ``attr(model_config, device)``; it must return an object with ``encode_images``/``encode_texts``.
+PROTOCOLS = (ImageTextEncoder, ImageCaptioner, VisualQuestionAnswerer, MultilabelClassifier)
+METHODS = ("encode_images(images) and encode_texts(texts) (a dual encoder), generate(images) and settings "
+           "(image-to-text), answer(images, questions) and settings (VQA), or label_scores(images), labels "
+           "and settings (multilabel)")
+
+
+def load_custom(model: ModelConfig, device: torch.device) -> tuple[object, str]:
+    """Call ``attr(model_config, device)``; it must return an object implementing at least one of
+    the adapter protocols (``ImageTextEncoder``, ``ImageCaptioner``, ``VisualQuestionAnswerer``,
+    ``MultilabelClassifier``).
 
     The current directory is importable, so a module beside ``thresholds.yaml`` works.
     """
@@ -29,10 +37,8 @@ def load_custom(model: ModelConfig, device: torch.device) -> tuple[ImageTextEnco
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise AdapterError(f"model.adapter: '{module_name}' has no callable '{attr}'")
-    encoder = factory(model, device)
-    if not isinstance(encoder, ImageTextEncoder):
-        raise AdapterError(
-            f"model.adapter: '{model.adapter}' returned {type(encoder).__name__}, which lacks "
-            "encode_images(images) and encode_texts(texts)"
-        )
-    return encoder, f"custom:{model.adapter}"
+    made = factory(model, device)
+    if not any(isinstance(made, protocol) for protocol in PROTOCOLS):
+        raise AdapterError(f"model.adapter: '{model.adapter}' returned {type(made).__name__}, which has none of "
+                           f"the adapter methods; expected {METHODS}")
+    return made, f"custom:{model.adapter}"

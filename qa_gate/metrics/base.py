@@ -48,7 +48,13 @@ class Metric:
     needs: ClassVar[tuple[str, ...]] = ()
     """Sample fields the metric reads (``"caption"``, ``"references"``, ``"tag:{param}"`` for the tag a param names)."""
     family: ClassVar[str] = "alignment"
-    """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency`` (a dual encoder) or ``caption`` (an image-to-text model)."""
+    """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency``
+    (a dual encoder), ``caption``, ``ocr`` (an image-to-text model), ``vqa`` (a VQA model, or a dual
+    encoder ranking answers) or ``multilabel`` (a multilabel classifier, or a dual encoder scoring prompts)."""
+
+    def check_params(self, params: Mapping[str, Any]) -> str | None:
+        """What is wrong with ``params`` beyond their types (``None`` when nothing is); config loading reports it."""
+        return None
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """Everything that changes this metric's value, as plain JSON data."""

@@ -27,6 +27,8 @@ import numpy as np
 from qa_gate.metrics.base import Metric
 
 AVERAGES = ("micro", "macro", "samples", "weighted")
+PROMPT = "a photo of a {label}"
+"""How a dual encoder scoring labels writes each one; the score is the raw cosine to the image."""
 
 
 class MultilabelInputs(Protocol):
@@ -144,10 +146,20 @@ class _MultilabelF1(Metric):
     """Shared multilabel F1 machinery; subclasses set ``name`` and ``average``."""
 
     average: ClassVar[str]
-    params: ClassVar[Mapping[str, Any]] = {"threshold": 0.5, "zero_division": 0.0}
+    params: ClassVar[Mapping[str, Any]] = {"threshold": 0.5, "zero_division": 0.0, "prompt": PROMPT}
     columns: ClassVar[tuple[str, ...]] = ("tp:<label>...", "fp:<label>...", "fn:<label>...",
                                           "zero_division")
     needs: ClassVar[tuple[str, ...]] = ("labels",)
+    family: ClassVar[str] = "multilabel"
+
+    def check_params(self, params: Mapping[str, Any]) -> str | None:
+        """``zero_division`` is 0 or 1; the prompt-scoring ``prompt`` places ``{label}``."""
+        from qa_gate.metrics.vqa import prompt_problem
+
+        zero = params.get("zero_division", self.params["zero_division"])
+        if zero not in (0, 1):
+            return f"zero_division: expected 0.0 or 1.0, got {zero!r}"
+        return prompt_problem(params.get("prompt", PROMPT), "label", ("label",))
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """scikit-learn's average, the threshold rule and the zero-division value."""

@@ -104,7 +104,8 @@ class _EditRate(Metric):
     higher_is_better: ClassVar[bool] = False
     params: ClassVar[Mapping[str, Any]] = {"lowercase": False}
     columns: ClassVar[tuple[str, ...]] = ("errors", "reference_length")
-    needs: ClassVar[tuple[str, ...]] = ("references",)
+    needs: ClassVar[tuple[str, ...]] = ("text",)
+    family: ClassVar[str] = "ocr"
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """The unit, the jiwer transforms and the corpus-level formula."""

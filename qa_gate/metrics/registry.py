@@ -35,9 +35,14 @@ _ENTRIES: dict[str, str] = {
     "latency_p95_ms": "qa_gate.metrics.efficiency:LatencyP95",
     "throughput": "qa_gate.metrics.efficiency:Throughput",
     "peak_memory_mb": "qa_gate.metrics.efficiency:PeakMemory",
+    "vqa_accuracy": "qa_gate.metrics.vqa:VQAAccuracy",
+    "cer": "qa_gate.metrics.ocr:CER",
+    "wer": "qa_gate.metrics.ocr:WER",
+    "f1_micro": "qa_gate.metrics.classification:F1Micro",
+    "f1_macro": "qa_gate.metrics.classification:F1Macro",
+    "f1_samples": "qa_gate.metrics.classification:F1Samples",
+    "f1_weighted": "qa_gate.metrics.classification:F1Weighted",
 }
-# Metrics implemented and reference-tested but not yet fed by an adapter (VQA, OCR, multilabel
-# classifiers): qa_gate.metrics.vqa, .ocr and .classification.
 
 
 def metric_names() -> tuple[str, ...]:

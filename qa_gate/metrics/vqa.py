@@ -41,6 +41,8 @@ import numpy as np
 from qa_gate.metrics.base import Metric
 
 ANSWERS_PER_QUESTION = 10
+RANKING_PROMPT = "{answer}"
+"""How a dual encoder ranking candidate answers writes each one (``{question}`` may appear too)."""
 NORMALISATIONS = ("official", "symmetric")
 
 CONTRACTIONS: Mapping[str, str] = MappingProxyType({
@@ -112,6 +114,24 @@ class VQAInputs(Protocol):
         ...
 
 
+def prompt_problem(prompt: Any, required: str, allowed: tuple[str, ...]) -> str | None:
+    """Why ``prompt`` is not a usable template (``None`` when it is): it must place ``{required}``
+    and no field outside ``allowed``."""
+    import string
+
+    if not isinstance(prompt, str):
+        return f"prompt: expected a string, got {prompt!r}"
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(prompt) if name is not None}
+    except ValueError as exc:
+        return f"prompt: {prompt!r} is not a valid template ({exc}); write literal braces as '{{{{' and '}}}}'"
+    unknown = sorted(fields - set(allowed))
+    if unknown or required not in fields:
+        places = " and ".join(f"{{{name}}}" for name in allowed)
+        return f"prompt: expected a template with {{{required}}} (it may use {places}), got {prompt!r}"
+    return None
+
+
 def process_punctuation(text: str) -> str:
     """The official ``processPunctuation``: drop or space out punctuation, strip periods.
 
@@ -177,8 +197,16 @@ class VQAAccuracy(Metric):
     """Official VQA v2 accuracy: leave-one-out over 10 human answers, mean over samples."""
 
     name: ClassVar[str] = "vqa_accuracy"
-    params: ClassVar[Mapping[str, Any]] = {"normalisation": "official"}
+    params: ClassVar[Mapping[str, Any]] = {"normalisation": "official", "prompt": RANKING_PROMPT}
     needs: ClassVar[tuple[str, ...]] = ("question", "answers")
+    family: ClassVar[str] = "vqa"
+
+    def check_params(self, params: Mapping[str, Any]) -> str | None:
+        """``normalisation`` is a known mode; the ranking ``prompt`` places ``{answer}`` (and may place ``{question}``)."""
+        mode = params.get("normalisation", self.params["normalisation"])
+        if mode not in NORMALISATIONS:
+            return f"normalisation: expected {' or '.join(NORMALISATIONS)}, got {mode!r}"
+        return prompt_problem(params.get("prompt", RANKING_PROMPT), "answer", ("answer", "question"))
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """The official leave-one-out rule and which normalisation is applied to which side."""

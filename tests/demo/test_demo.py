@@ -47,7 +47,7 @@ def _gate(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_good_checkpoint_passes_the_shipped_gate(pytester: pytest.Pytester) -> None:
     result = _gate(pytester)
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=23)
     assert "✅ PASSED" in (pytester.path / "report.md").read_text()
 
 
@@ -57,7 +57,10 @@ def test_regressed_checkpoint_fails_and_the_report_names_the_slice(pytester: pyt
     failed = {line.split()[1] for line in result.stdout.lines if line.startswith("FAILED ")}
     assert {"golden/shapes::clipscore::max_drop", "golden/shapes::clipscore::min",
             "golden/shapes[colour=red]::clipscore::max_drop",
-            "golden/shapes::zeroshot_mean_per_class_recall::min"} <= failed
+            "golden/shapes::zeroshot_mean_per_class_recall::min",
+            "golden/retrieval::i2t_r1::max_drop", "golden/retrieval::t2i_r1::min",
+            "golden/vqa::vqa_accuracy::max_drop", "golden/vqa[question_type=what color is the]::vqa_accuracy::min",
+            "golden/multilabel::f1_micro::max_drop", "golden/multilabel::f1_macro::min"} <= failed
     assert "golden/shapes::zeroshot_top1::min" not in failed  # shapes are still told apart
     report = (pytester.path / "report.md").read_text()
     slices = report.split("#### Slices, worst first", 1)[1].split("\n\n", 2)[1].splitlines()

@@ -1,0 +1,139 @@
+"""Load the checkpoint under test as what the configured metric families need.
+
+A checkpoint is one kind of model, and each family runs on the kinds that can serve it:
+
+========================  ==========================================================
+family                    runs on
+========================  ==========================================================
+alignment, retrieval,     a dual encoder (open_clip, a transformers ``CLIPModel``-like
+zero-shot, efficiency     model, or a user adapter with ``encode_images``/``encode_texts``)
+captioning, OCR           an image-to-text model (transformers ``generate``)
+VQA                       a VQA model (``generate`` with the question), or a dual
+                          encoder ranking candidate answers
+multilabel                a multilabel classifier, or a dual encoder scoring label prompts
+========================  ==========================================================
+
+A mismatch is an ``AdapterError`` naming the metrics, the checkpoint and what it loads as.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qa_gate.adapters.base import (ImageCaptioner, ImageTextEncoder, MultilabelClassifier, VisualQuestionAnswerer,
+                                   checkpoint_sha256)
+from qa_gate.config import ModelConfig
+from qa_gate.errors import AdapterError
+from qa_gate.results import CheckpointInfo
+
+if TYPE_CHECKING:
+    import torch
+
+ENCODER_ONLY = frozenset({"alignment", "retrieval", "zeroshot", "efficiency"})
+GENERATOR_ONLY = frozenset({"caption", "ocr"})
+KIND_NAMES = {"dual_encoder": "an image-text dual encoder", "generator": "an image-to-text (generative) model",
+              "classifier": "an image classifier"}
+NEEDS = {"alignment": "a dual encoder", "retrieval": "a dual encoder", "zeroshot": "a dual encoder",
+         "efficiency": "a dual encoder (only image encoding is timed)", "caption": "an image-to-text model",
+         "ocr": "an image-to-text model", "vqa": "a VQA model or a dual encoder",
+         "multilabel": "a multilabel classifier or a dual encoder"}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The checkpoint under test, as each capability the configured families use."""
+
+    checkpoint: CheckpointInfo
+    encoder: ImageTextEncoder | None = None
+    captioner: ImageCaptioner | None = None
+    answerer: VisualQuestionAnswerer | None = None
+    classifier: MultilabelClassifier | None = None
+
+
+def _refuse(model: ModelConfig, kind: str, families: Mapping[str, Sequence[str]], bad: set[str]) -> None:
+    if not bad:
+        return
+    metrics = sorted({m for f in bad for m in families[f]})
+    wanted = "; ".join(sorted({f"{', '.join(sorted(families[f]))} need {NEEDS[f]}" for f in bad}))
+    raise AdapterError(f"model.checkpoint: '{model.checkpoint}' (adapter {model.adapter}) loads as "
+                       f"{KIND_NAMES.get(kind, kind)}, which cannot serve {', '.join(metrics)}: {wanted}. "
+                       "Gate such metrics in a thresholds file whose model can do them")
+
+
+def load_model(model: ModelConfig, device: torch.device, families: Mapping[str, Sequence[str]]) -> LoadedModel:
+    """Load ``model`` for the metric ``families`` (family -> metric names), in eval mode on ``device``."""
+    needed = set(families)
+    if model.adapter == "open_clip":
+        from qa_gate.adapters.open_clip import load_open_clip
+
+        _refuse(model, "dual_encoder", families, needed & GENERATOR_ONLY)
+        encoder, name = load_open_clip(model, device)
+        return LoadedModel(_info(model, name), encoder=encoder)
+    if model.adapter == "transformers":
+        return _load_transformers(model, device, families)
+    return _load_custom(model, device, families)
+
+
+def _info(model: ModelConfig, name: str) -> CheckpointInfo:
+    return CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
+
+
+def _load_transformers(model: ModelConfig, device: torch.device,
+                       families: Mapping[str, Sequence[str]]) -> LoadedModel:
+    from qa_gate.adapters.kinds import transformers_kind
+
+    needed = set(families)
+    kind = transformers_kind(model.checkpoint)
+    if kind == "dual_encoder":
+        from qa_gate.adapters.transformers import load_transformers
+
+        _refuse(model, kind, families, needed & GENERATOR_ONLY)
+        encoder, name = load_transformers(model, device)
+        return LoadedModel(_info(model, name), encoder=encoder)
+    if kind == "classifier":
+        from qa_gate.adapters.classifier import load_transformers_classifier
+
+        _refuse(model, kind, families, needed - {"multilabel"})
+        classifier, name = load_transformers_classifier(model, device)
+        return LoadedModel(_info(model, name), classifier=classifier)
+    _refuse(model, kind, families, needed - GENERATOR_ONLY - {"vqa"})
+    captioner = answerer = None
+    names = []
+    if needed & GENERATOR_ONLY:
+        from qa_gate.adapters.captioner import load_transformers_captioner
+
+        captioner, name = load_transformers_captioner(model, device)
+        names.append(name)
+    if "vqa" in needed:
+        from qa_gate.adapters.answerer import load_transformers_answerer
+
+        answerer, name = load_transformers_answerer(model, device)
+        names.append(name)
+    return LoadedModel(_info(model, " + ".join(dict.fromkeys(names))), captioner=captioner, answerer=answerer)
+
+
+def _load_custom(model: ModelConfig, device: torch.device, families: Mapping[str, Sequence[str]]) -> LoadedModel:
+    """A user's adapter object serves each family whose protocol it implements."""
+    from qa_gate.adapters.custom import load_custom
+
+    made, name = load_custom(model, device)
+    encoder = made if isinstance(made, ImageTextEncoder) else None
+    captioner = made if isinstance(made, ImageCaptioner) else None
+    answerer = made if isinstance(made, VisualQuestionAnswerer) else None
+    classifier = made if isinstance(made, MultilabelClassifier) else None
+    served = {f for f in families if _serves(f, encoder, captioner, answerer, classifier)}
+    _refuse(model, f"{type(made).__name__} (a user adapter object)", families, set(families) - served)
+    return LoadedModel(_info(model, name), encoder=encoder, captioner=captioner, answerer=answerer,
+                       classifier=classifier)
+
+
+def _serves(family: str, encoder: Any, captioner: Any, answerer: Any, classifier: Any) -> bool:
+    if family in ENCODER_ONLY:
+        return encoder is not None
+    if family in GENERATOR_ONLY:
+        return captioner is not None
+    if family == "vqa":
+        return answerer is not None or encoder is not None
+    return classifier is not None or encoder is not None

@@ -1,0 +1,201 @@
+"""The inputs of the VQA, OCR and multilabel families, built from one suite's ``SuiteInputs``.
+
+Each family runs on whichever model the checkpoint is:
+
+- **VQA**: a generative VQA model answers each question; a dual encoder instead ranks
+  candidate answers (the sample's ``choices``, else every human answer in the suite)
+  by the cosine between the image and ``prompt`` with the answer (and question) filled in.
+- **OCR**: an image-to-text model transcribes each image; the reference is ``text``.
+- **Multilabel**: a multilabel classifier scores every label (sigmoid probabilities);
+  a dual encoder instead scores each label by the raw cosine between the image and
+  ``prompt`` with the label filled in.
+
+``method()`` describes which it was; the runner puts it into every metric definition,
+so results from the two methods never compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qa_gate.errors import AdapterError
+from qa_gate.golden import open_image
+
+if TYPE_CHECKING:
+    from qa_gate.runner import SuiteInputs
+
+
+def _generate(inputs: SuiteInputs, run: Any, extra: Sequence[str] | None = None) -> list[str]:
+    """``run(images[, extra])`` over the suite in batches, under inference mode; one string per sample."""
+    from qa_gate.families import inference
+
+    out: list[str] = []
+    samples, size = inputs.suite.samples, inputs.batch_size
+    for start in range(0, len(samples), size):
+        images = [open_image(s) for s in samples[start:start + size]]
+        with inference(inputs.device, inputs.dtype):
+            out.extend(run(images) if extra is None else run(images, list(extra[start:start + size])))
+    if len(out) != len(samples) or not all(isinstance(o, str) for o in out):
+        raise AdapterError(f"the model returned {len(out)} texts for {len(samples)} samples; expected one string each")
+    return out
+
+
+def _cosines(images: np.ndarray, texts: np.ndarray) -> np.ndarray:
+    return images @ texts.T
+
+
+class VQAView:
+    """``VQAInputs``: one answer per sample (generated, or the best-ranked candidate) and the human answers."""
+
+    def __init__(self, inputs: SuiteInputs, prompt: str) -> None:
+        if inputs.answerer is None and inputs.encoder is None:
+            raise AdapterError("the VQA metrics need a VQA model or a dual encoder; none was loaded")
+        self._inputs, self.prompt = inputs, prompt
+        self.sample_ids = inputs.sample_ids
+        self._predictions: list[str] | None = None
+        samples = inputs.suite.samples
+        self._vocabulary = tuple(sorted({a for s in samples for a in (s.answers or ())}))
+
+    def method(self) -> dict[str, Any]:
+        """How the answers were produced: the generation settings, or the ranking prompt and candidates."""
+        if self._inputs.answerer is not None:
+            return {"method": "generate", "generation": dict(self._inputs.answerer.settings)}
+        return {"method": "rank candidate answers by cosine(image, prompt)", "prompt": self.prompt,
+                "candidates": "the sample's choices, else every human answer in the suite",
+                "ties": "first candidate in order"}
+
+    def candidates(self, index: int) -> tuple[str, ...]:
+        """The answers a dual encoder chooses among for sample ``index``."""
+        return self._inputs.suite.samples[index].choices or self._vocabulary
+
+    def predictions(self) -> list[str]:
+        """The model's answer to each sample's question, computed once."""
+        if self._predictions is None:
+            samples = self._inputs.suite.samples
+            if self._inputs.answerer is not None:
+                questions = [s.question or "" for s in samples]
+                self._predictions = _generate(self._inputs, self._inputs.answerer.answer, questions)
+            else:
+                self._predictions = self._rank()
+        return list(self._predictions)
+
+    def _rank(self) -> list[str]:
+        images = self._inputs.image_embeddings()
+        samples = self._inputs.suite.samples
+        texts = [[self.prompt.format(answer=a, question=s.question or "") for a in self.candidates(i)]
+                 for i, s in enumerate(samples)]
+        embedded = self._inputs.encode_texts([t for group in texts for t in group])
+        out, start = [], 0
+        for i, group in enumerate(texts):
+            scores = _cosines(images[i:i + 1], embedded[start:start + len(group)])[0]
+            out.append(self.candidates(i)[int(np.argmax(scores))])
+            start += len(group)
+        return out
+
+    def answers(self) -> list[list[str]]:
+        """The human answers of each sample."""
+        return [list(s.answers or ()) for s in self._inputs.suite.samples]
+
+    def question_types(self) -> list[str]:
+        """Each sample's question type ('' when not given)."""
+        return [s.tags.get("question_type", "") for s in self._inputs.suite.samples]
+
+    def answer_types(self) -> list[str]:
+        """Each sample's answer type ('' when not given)."""
+        return [s.tags.get("answer_type", "") for s in self._inputs.suite.samples]
+
+
+class OCRView:
+    """``OCRInputs``: the image-to-text model's transcription of each image against ``text``."""
+
+    def __init__(self, inputs: SuiteInputs) -> None:
+        if inputs.captioner is None:
+            raise AdapterError("the OCR metrics need an image-to-text model; none was loaded")
+        self._inputs = inputs
+        self.sample_ids = inputs.sample_ids
+        self._predictions: list[str] | None = None
+
+    def method(self) -> dict[str, Any]:
+        """The generation settings the transcriptions depend on."""
+        return {"generation": dict(self._inputs.captioner.settings)}
+
+    def predictions(self) -> list[str]:
+        """One transcription per image, generated once."""
+        if self._predictions is None:
+            self._predictions = _generate(self._inputs, self._inputs.captioner.generate)
+        return list(self._predictions)
+
+    def references(self) -> list[str]:
+        """Each sample's reference transcription."""
+        return [s.text or "" for s in self._inputs.suite.samples]
+
+
+class MultilabelView:
+    """``MultilabelInputs``: a score per (sample, label of the suite's label set) and the 0/1 targets."""
+
+    def __init__(self, inputs: SuiteInputs, prompt: str) -> None:
+        if inputs.classifier is None and inputs.encoder is None:
+            raise AdapterError("the multilabel metrics need a multilabel classifier or a dual encoder; none was loaded")
+        self._inputs, self.prompt = inputs, prompt
+        self.sample_ids = inputs.sample_ids
+        self.labels = inputs.suite.labels
+        self._scores: np.ndarray | None = None
+
+    def method(self) -> dict[str, Any]:
+        """The label set and how scores were produced (classifier settings, or the prompt)."""
+        if self._inputs.classifier is not None:
+            how: dict[str, Any] = {"method": "classifier", **dict(self._inputs.classifier.settings)}
+        else:
+            how = {"method": "prompt scoring", "score": "cosine(image, prompt)", "prompt": self.prompt}
+        return {"labels": list(self.labels), **how}
+
+    def scores(self) -> np.ndarray:
+        """``[n, L]`` scores in the suite's label order, computed once."""
+        if self._scores is None:
+            classifier = self._inputs.classifier
+            if classifier is not None:
+                self._scores = self._classify(classifier)
+            else:
+                prompts = self._inputs.encode_texts([self.prompt.format(label=x) for x in self.labels])
+                self._scores = _cosines(self._inputs.image_embeddings(), prompts)
+        return self._scores
+
+    def _classify(self, classifier: Any) -> np.ndarray:
+        names = tuple(classifier.labels)
+        missing = [x for x in self.labels if x not in names]
+        if missing:
+            raise AdapterError(f"model.checkpoint: the classifier's labels (id2label) lack {', '.join(map(repr, missing))} "
+                               f"from the label set of {self._inputs.suite.name}; its labels are: {', '.join(names)}")
+        columns = [names.index(x) for x in self.labels]
+        rows: list[np.ndarray] = []
+        samples, size = self._inputs.suite.samples, self._inputs.batch_size
+        from qa_gate.families import inference
+
+        for start in range(0, len(samples), size):
+            images = [open_image(s) for s in samples[start:start + size]]
+            with inference(self._inputs.device, self._inputs.dtype):
+                scores = classifier.label_scores(images)
+            rows.append(np.asarray(scores.detach().float().cpu().numpy(), dtype=np.float64)[:, columns])
+        return np.concatenate(rows)
+
+    def targets(self) -> np.ndarray:
+        """``[n, L]``: 1 where the sample carries the label."""
+        index = {x: i for i, x in enumerate(self.labels)}
+        out = np.zeros((len(self.sample_ids), len(self.labels)))
+        for row, sample in enumerate(self._inputs.suite.samples):
+            for name in sample.labels or ():
+                out[row, index[name]] = 1.0
+        return out
+
+    def predicted(self, threshold: float) -> list[str]:
+        """Each sample's predicted labels (score >= ``threshold``), comma-joined, for the report."""
+        hits = self.scores() >= threshold
+        return [", ".join(x for x, on in zip(self.labels, row) if on) for row in hits]
+
+
+def family_params(family: str, params: Mapping[str, Any]) -> str:
+    """The parameter that distinguishes one view of ``family`` from another (its prompt)."""
+    return str(params.get("prompt", "")) if family in ("vqa", "multilabel") else ""
