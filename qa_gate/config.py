@@ -114,6 +114,8 @@ class GateConfig:
     baseline_ref: str | None = None
     accept_baseline_change: bool = False
     baseline_explicit: bool = False
+    scorer: ModelConfig | None = None
+    """A fixed dual encoder that scores generated captions (``caption: generated``); runs on the model's device."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ class Overrides:
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 DEFAULT_BASELINE = "baselines/baseline.json"
 SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_TOP_KEYS = ("version", "model", "gate", "baseline", "report", "suites")
+_TOP_KEYS = ("version", "model", "scorer", "gate", "baseline", "report", "suites")
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
                "batch_size", "allow_pickle", "options")
 _SUITE_KEYS = ("path", "metrics", "slices")
@@ -181,11 +183,15 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
     if overrides.baseline_ref is not None:
         ref = git_ref(overrides.baseline_ref, _option("baseline_ref"))
     accept = overrides.accept_baseline_change
+    suites = _suites(data.get("suites", MISSING), where / "suites", base, gate)
+    scorer = None if data.get("scorer") is None else _model(data["scorer"], where / "scorer", base, Overrides())
+    _check_scorer(suites, scorer, where)
     return GateConfig(
         source=Path(path).absolute(),
         version=int(version),
         model=model,
-        suites=_suites(data.get("suites", MISSING), where / "suites", base, gate),
+        scorer=scorer,
+        suites=suites,
         baseline_path=baseline if baseline is not None else (base / DEFAULT_BASELINE).resolve(),
         report_path=report,
         resamples=gate.resamples,
@@ -195,6 +201,18 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
             accept, _option("accept_baseline_change"), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
     )
+
+
+def _check_scorer(suites: tuple[SuiteConfig, ...], scorer: ModelConfig | None, where: Where) -> None:
+    """``caption: generated`` needs the ``scorer`` section: the model under test cannot score its own captions."""
+    if scorer is not None:
+        return
+    for suite in suites:
+        for metric in suite.metrics:
+            if metric.params.get("caption") == "generated":
+                raise (where / "suites" / suite.name / "metrics" / metric.name / "caption").error(
+                    "'generated' scores the captions the model writes with a fixed dual encoder, but the file "
+                    "has no 'scorer' section; add one (adapter, checkpoint, like 'model') naming a CLIP model")
 
 
 def _option(name: str) -> Where:

@@ -65,13 +65,17 @@ def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
 def score(prepared: Prepared) -> RunResult:
     """Load the checkpoint as what the configured metric families need and score every suite."""
     from qa_gate.adapters.base import autocast_dtype, resolve_device
-    from qa_gate.adapters.capabilities import load_model
+    from qa_gate.adapters.capabilities import load_model, load_scorer
     from qa_gate.runner import families, run
 
     model = prepared.config.model
     device = resolve_device(model.device)
     dtype = autocast_dtype(model.dtype, device)
-    loaded = load_model(model, device, families(prepared.config))
+    needed = families(prepared.config)
+    loaded = load_model(model, device, needed)
+    if "scored_caption" in needed and prepared.config.scorer is not None:
+        scorer, info = load_scorer(prepared.config.scorer, device)
+        loaded = replace(loaded, scorer=scorer, scorer_checkpoint=info)
     shown = _shown_path(loaded.checkpoint.checkpoint, prepared.config.source.parent)
     loaded = replace(loaded, checkpoint=replace(loaded.checkpoint, checkpoint=shown))
     return run(prepared.config, prepared.suites, loaded, device, dtype)

@@ -158,6 +158,31 @@ class CaptionView:
         return self._tokenized
 
 
+class ScoredCaptionInputs:
+    """``AlignmentInputs`` for generated captions: the fixed scorer embeds the images, the model's
+    captions and the references (``references`` plus the golden caption)."""
+
+    def __init__(self, inputs: SuiteInputs, captions: CaptionView) -> None:
+        if inputs.scorer_inputs is None:
+            raise RuntimeError("caption: generated needs the scorer; none was loaded")
+        self._scorer, self._captions = inputs.scorer_inputs, captions
+        self.sample_ids = inputs.sample_ids
+
+    def image_embeddings(self) -> np.ndarray:
+        """``[n, d]`` normalised image embeddings from the scorer."""
+        return self._scorer.image_embeddings()
+
+    def caption_embeddings(self, prefix: str) -> np.ndarray:
+        """``[n, d]``: ``prefix`` + each generated caption, embedded by the scorer."""
+        return self._scorer.encode_texts([prefix + c for c in self._captions.predictions()])
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every reference (prefixed), the golden caption included, and the sample owning it."""
+        refs = self._captions.references()
+        owner = np.array([i for i, group in enumerate(refs) for _ in group], dtype=np.int64)
+        return self._scorer.encode_texts([prefix + r for group in refs for r in group]), owner
+
+
 def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
           views: dict[tuple[str, str], object]) -> object:
     """The inputs object a metric family reads."""
@@ -165,6 +190,9 @@ def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
 
     if family == "alignment":
         return inputs
+    if family == "scored_caption":
+        view_for("caption", {}, inputs, views)  # generate once: the captions the caption metrics score
+        return ScoredCaptionInputs(inputs, views[("caption", "")])  # type: ignore[arg-type]
     key = (family, str(params.get("label_tag", "")) + family_params(family, params))
     if key not in views:
         if family == "vqa":

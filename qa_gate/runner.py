@@ -44,6 +44,9 @@ class SuiteInputs:
         self.device, self.dtype, self._texts = device, dtype, text_cache
         self.encoder, self.captioner = model.encoder, model.captioner
         self.answerer, self.classifier = model.answerer, model.classifier
+        self.scorer_inputs: SuiteInputs | None = None
+        """The fixed scorer's inputs on the same suite (``caption: generated``), set by ``run``."""
+        self.scorer_id = ""
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
         self.batch_timings: list[tuple[float, int]] = []
@@ -105,8 +108,7 @@ def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     """Refuse, naming the suite and sample, any sample that lacks a field a configured metric reads
     (or holds it in a form the metric cannot score: not 10 answers, an empty reference)."""
     for metric_cfg in suite_cfg.metrics:
-        for need in get_metric(metric_cfg.name).needs:
-            field = need.format(**metric_cfg.params)
+        for field in get_metric(metric_cfg.name).needs_for(metric_cfg.params):
             if field == "labels" and not suite.labels:
                 raise GoldenError(f"{suite_hint(suite)}: the manifest "
                                   f"declares no label set (top-level 'labels'), which metric '{metric_cfg.name}' "
@@ -147,10 +149,11 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
     views: dict[tuple[str, str], object] = {}  # shared per suite, so the ranks and class prompts are computed once
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
-        view = view_for(metric.family, metric_cfg.params, inputs, views)
+        family = metric.family_for(metric_cfg.params)
+        view = view_for(family, metric_cfg.params, inputs, views)
         stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
-        definition = metric.definition(metric_cfg.params, SCORER)
-        if metric.family == "caption":
+        definition = metric.definition(metric_cfg.params, inputs.scorer_id if family == "scored_caption" else SCORER)
+        if family in ("caption", "scored_caption"):
             definition["generation"] = dict(inputs.captioner.settings)
         elif isinstance(view, EfficiencyView):  # measured on this device: another device never compares
             definition.update(view.measurement())
@@ -185,7 +188,7 @@ def _outputs(suite_cfg: SuiteConfig, views: Mapping[tuple[str, str], object], n:
             return list(view.predictions())
     for metric_cfg in suite_cfg.metrics:
         for view in views.values():
-            if isinstance(view, MultilabelView) and get_metric(metric_cfg.name).family == "multilabel":
+            if isinstance(view, MultilabelView) and get_metric(metric_cfg.name).family_for(metric_cfg.params) == "multilabel":
                 return list(view.predicted(float(metric_cfg.params.get("threshold", 0.5))))
     return [None] * n
 
@@ -217,7 +220,7 @@ def families(config: GateConfig) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for suite in config.suites:
         for metric in suite.metrics:
-            names = out.setdefault(get_metric(metric.name).family, [])
+            names = out.setdefault(get_metric(metric.name).family_for(metric.params), [])
             if metric.name not in names:
                 names.append(metric.name)
     return out
@@ -227,10 +230,17 @@ def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device:
         dtype: torch.dtype | None) -> RunResult:
     """Score every suite of ``config`` (already loaded, verified and checked as ``suites``) with
     the capabilities ``model`` was loaded as (see ``qa_gate.adapters.capabilities``)."""
+    from qa_gate.adapters.capabilities import LoadedModel, scorer_id
+
     cache: dict[str, np.ndarray] = {}
+    scorer_cache: dict[str, np.ndarray] = {}  # another embedding space: never mixed with the model's texts
     results = []
     for suite_cfg, suite in zip(config.suites, suites):
         inputs = SuiteInputs(suite, model, config.model.batch_size, device, dtype, cache)
+        if model.scorer is not None and model.scorer_checkpoint is not None:
+            scorer = LoadedModel(model.scorer_checkpoint, encoder=model.scorer)
+            inputs.scorer_inputs = SuiteInputs(suite, scorer, config.model.batch_size, device, dtype, scorer_cache)
+            inputs.scorer_id = scorer_id(model.scorer_checkpoint)
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return RunResult(model.checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)

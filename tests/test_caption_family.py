@@ -170,7 +170,8 @@ def test_caption_metrics_on_a_dual_encoder_adapter_are_refused(tmp_path: Path, c
 
     thresholds = _project(tmp_path, captioner_dir)
     thresholds.write_text(thresholds.read_text().replace("adapter: transformers", "adapter: open_clip"))
-    with pytest.raises(AdapterError, match="captioning metrics need an image-to-text model"):
+    with pytest.raises(AdapterError, match="cannot serve bleu4, cider, rouge_l: bleu4, cider, rouge_l need an "
+                                           "image-to-text model"):
         score(prepare(thresholds))
 
 
@@ -180,3 +181,86 @@ def test_a_sample_row_shows_caption_and_output() -> None:
 
     assert shown_text(SampleInfo("a", "a red square", {}, "red red")) == "a red square → red red"
     assert shown_text(SampleInfo("a", "a red square")) == "a red square"
+
+
+SCORED = """\
+version: 1
+model:
+  adapter: transformers
+  checkpoint: ckpt
+  batch_size: 4
+  options: {{max_new_tokens: {tokens}}}
+scorer:
+  adapter: open_clip
+  checkpoint: {scorer}
+suites:
+  tiny:
+    path: golden/tiny
+    metrics:
+      clipscore: {{caption: generated, min: 0.0}}
+      refclipscore: {{caption: generated, min: 0.0}}
+      cosine: {{caption: generated, min: -1.0}}
+      bleu1: {{min: 0.0}}
+"""
+GOLDEN = """\
+version: 1
+model:
+  adapter: open_clip
+  checkpoint: {scorer}
+  batch_size: 4
+suites:
+  tiny:
+    path: golden/written
+    metrics:
+      clipscore: {{min: 0.0}}
+      refclipscore: {{min: 0.0}}
+      cosine: {{min: -1.0}}
+"""
+
+
+def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
+        tmp_path: Path, captioner_dir: Path, tiny_open_clip: Path) -> None:
+    """``caption: generated`` with a scorer gives what the scorer gives on a suite whose golden
+    captions are the generated ones (the old golden caption joining the references)."""
+    import yaml
+
+    from qa_gate.adapters.base import checkpoint_sha256
+    from qa_gate.engine import prepare, score
+    from qa_gate.golden import write_hashes
+
+    thresholds = _project(tmp_path, captioner_dir)
+    thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer=tiny_open_clip))
+    run = score(prepare(thresholds))
+    generated = {s.id: s.output for s in run.suite("tiny").samples}
+
+    written = tmp_path / "golden" / "written"
+    shutil.copytree(tmp_path / "golden" / "tiny", written)
+    data = yaml.safe_load((written / "manifest.yaml").read_text())
+    for sample in data["samples"]:
+        sample["references"] = [*sample["references"], sample["caption"]]
+        sample["caption"] = generated[sample["id"]]
+    (written / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    write_hashes(written)
+    (tmp_path / "golden.yaml").write_text(GOLDEN.format(scorer=tiny_open_clip))
+    golden = score(prepare(tmp_path / "golden.yaml"))
+
+    for name in ("clipscore", "refclipscore", "cosine"):
+        ours, theirs = run.suite("tiny").metrics[name], golden.suite("tiny").metrics[name]
+        assert ours.per_sample == pytest.approx(theirs.per_sample, abs=1e-12), name
+        assert ours.definition["caption"] == "generated" and "generation" in ours.definition
+        assert ours.definition["scorer"] == f"open_clip:local-dir:{tiny_open_clip.name}@sha256:" \
+                                            f"{checkpoint_sha256(str(tiny_open_clip))[:16]}"
+    assert len(set(generated.values())) > 1
+
+
+def test_generated_captions_without_a_scorer_are_refused(tmp_path: Path, captioner_dir: Path) -> None:
+    from qa_gate.config import load_config
+    from qa_gate.errors import ConfigError
+
+    thresholds = _project(tmp_path, captioner_dir)
+    text = SCORED.format(tokens=MAX_NEW_TOKENS, scorer="x")
+    thresholds.write_text(text.replace("scorer:\n  adapter: open_clip\n  checkpoint: x\n", ""))
+    with pytest.raises(ConfigError, match=r"suites\.tiny\.metrics\.clipscore\.caption: 'generated' scores the "
+                                          r"captions the model writes with a fixed dual encoder, but the file has no "
+                                          r"'scorer' section"):
+        load_config(thresholds)

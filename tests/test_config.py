@@ -63,7 +63,9 @@ def test_shipped_thresholds_load() -> None:
     assert cfg.model.allow_pickle is False
     assert cfg.baseline_path == REPO / "baselines" / "baseline.json"
     assert cfg.report_path == REPO / "mm-gate-report.md"
-    (suite,) = cfg.suites
+    suite = cfg.suites[0]
+    assert [s.name for s in cfg.suites] == ["shapes", "retrieval", "vqa", "multilabel"]
+    assert cfg.suites[1].path == REPO / "golden" / "retrieval"
     assert (suite.name, suite.label, suite.path) == ("shapes", "golden/shapes", REPO / "golden" / "shapes")
     assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine", "zeroshot_top1",
                                              "zeroshot_mean_per_class_recall"]
@@ -95,12 +97,12 @@ def test_metric_params_filled_read_only_and_rules_in_file_order(tmp_path: Path) 
     }
     clip, ref, cosine = load(tmp_path, doc).suites[0].metrics
     assert clip.rules == (Rule("max_drop", 0.01), Rule("min", 0.4))
-    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 3.0}
+    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 3.0, "caption": "golden"}
     assert isinstance(clip.params["w"], float)
     with pytest.raises(TypeError):
         clip.params["w"] = 1.0  # type: ignore[index]
-    assert ref.rules == () and dict(ref.params) == {"prefix": "A photo depicts ", "w": 2.5}
-    assert cosine.rules == () and dict(cosine.params) == {"prefix": ""}
+    assert ref.rules == () and dict(ref.params) == {"prefix": "A photo depicts ", "w": 2.5, "caption": "golden"}
+    assert cosine.rules == () and dict(cosine.params) == {"prefix": "", "caption": "golden"}
 
 
 def test_exponent_without_dot_is_a_number(tmp_path: Path) -> None:
@@ -470,7 +472,7 @@ def test_gate_section_sets_defaults_and_metric_settings_override_them(tmp_path: 
     assert cosine.rules == (Rule("max_drop_pct", 5.0, "strict", 0.8),)
     assert ref.rules == (Rule("max_drop", 0.1, "strict", 0.9),)
     # mode and confidence are not metric parameters
-    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 2.5}
+    assert dict(clip.params) == {"prefix": "A photo depicts ", "w": 2.5, "caption": "golden"}
 
 
 def test_null_gate_section_is_the_defaults(tmp_path: Path) -> None:
@@ -571,12 +573,12 @@ def test_slices_inherit_params_and_settings(tmp_path: Path) -> None:
     assert red == SliceConfig("colour=red", "colour", "red", (
         MetricConfig("clipscore", clip.params, (Rule("min", 0.45, "significant", 0.9),
                                                 Rule("max_drop", 0.05, "strict", 0.99))),))
-    assert dict(red.metrics[0].params) == {"prefix": "A photo depicts ", "w": 3.0}
+    assert dict(red.metrics[0].params) == {"prefix": "A photo depicts ", "w": 3.0, "caption": "golden"}
     assert (odd.key, odd.value) == ("size", "a=b")  # the value may hold '='
     assert [m.name for m in odd.metrics] == ["cosine", "clipscore"]
     assert odd.metrics[0].rules == (Rule("max_drop_pct", 10.0, "strict", 0.9),)
     assert odd.metrics[1].rules == ()
-    assert dict(odd.metrics[0].params) == {"prefix": ""}
+    assert dict(odd.metrics[0].params) == {"prefix": "", "caption": "golden"}
 
 
 @pytest.mark.parametrize("slices", [None, {}])

@@ -32,12 +32,13 @@ if TYPE_CHECKING:
     import torch
 
 ENCODER_ONLY = frozenset({"alignment", "retrieval", "zeroshot", "efficiency"})
-GENERATOR_ONLY = frozenset({"caption", "ocr"})
+GENERATOR_ONLY = frozenset({"caption", "ocr", "scored_caption"})
 KIND_NAMES = {"dual_encoder": "an image-text dual encoder", "generator": "an image-to-text (generative) model",
               "classifier": "an image classifier"}
 NEEDS = {"alignment": "a dual encoder", "retrieval": "a dual encoder", "zeroshot": "a dual encoder",
          "efficiency": "a dual encoder (only image encoding is timed)", "caption": "an image-to-text model",
-         "ocr": "an image-to-text model", "vqa": "a VQA model or a dual encoder",
+         "ocr": "an image-to-text model", "scored_caption": "an image-to-text model (caption: generated)",
+         "vqa": "a VQA model or a dual encoder",
          "multilabel": "a multilabel classifier or a dual encoder"}
 
 
@@ -50,6 +51,9 @@ class LoadedModel:
     captioner: ImageCaptioner | None = None
     answerer: VisualQuestionAnswerer | None = None
     classifier: MultilabelClassifier | None = None
+    scorer: ImageTextEncoder | None = None
+    """The fixed dual encoder that scores generated captions (the ``scorer`` section), when configured."""
+    scorer_checkpoint: CheckpointInfo | None = None
 
 
 def _refuse(model: ModelConfig, kind: str, families: Mapping[str, Sequence[str]], bad: set[str]) -> None:
@@ -74,6 +78,21 @@ def load_model(model: ModelConfig, device: torch.device, families: Mapping[str, 
     if model.adapter == "transformers":
         return _load_transformers(model, device, families)
     return _load_custom(model, device, families)
+
+
+def load_scorer(scorer: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
+    """The ``scorer`` section's dual encoder, on the run's ``device``."""
+    from qa_gate.adapters.base import load_encoder
+
+    try:
+        return load_encoder(scorer, device)
+    except AdapterError as exc:
+        raise AdapterError(f"scorer: {exc}") from None
+
+
+def scorer_id(info: CheckpointInfo) -> str:
+    """How a fixed scorer appears in metric definitions: its model and content hash."""
+    return f"{info.model_name}@sha256:{info.sha256[:16]}"
 
 
 def _info(model: ModelConfig, name: str) -> CheckpointInfo:

@@ -49,8 +49,17 @@ class Metric:
     """Sample fields the metric reads (``"caption"``, ``"references"``, ``"tag:{param}"`` for the tag a param names)."""
     family: ClassVar[str] = "alignment"
     """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency``
-    (a dual encoder), ``caption``, ``ocr`` (an image-to-text model), ``vqa`` (a VQA model, or a dual
+    (a dual encoder), ``caption``, ``ocr`` (an image-to-text model), ``scored_caption`` (an
+    image-to-text model's captions scored by the fixed ``scorer`` dual encoder), ``vqa`` (a VQA model, or a dual
     encoder ranking answers) or ``multilabel`` (a multilabel classifier, or a dual encoder scoring prompts)."""
+
+    def family_for(self, params: Mapping[str, Any]) -> str:
+        """The family these ``params`` put the metric in (``family`` unless a parameter changes it)."""
+        return self.family
+
+    def needs_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The sample fields the metric reads with these ``params`` (``needs``, formatted)."""
+        return tuple(need.format(**params) for need in self.needs)
 
     def check_params(self, params: Mapping[str, Any]) -> str | None:
         """What is wrong with ``params`` beyond their types (``None`` when nothing is); config loading reports it."""

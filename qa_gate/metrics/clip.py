@@ -6,6 +6,11 @@ per sample. RefCLIPScore is the per-sample harmonic mean of that score and the
 largest raw cosine between the (prefixed) caption and its (prefixed) references.
 When the scorer is the checkpoint under test, the definition records
 ``scorer: "candidate"`` rather than its hash, so a new checkpoint stays comparable.
+
+``caption: generated`` scores the captions an image-to-text model under test writes
+instead of the golden ones. The scorer is then a fixed dual encoder (the thresholds
+file's ``scorer`` section), recorded by its hash; the golden caption joins the
+references (RefCLIPScore).
 """
 
 from __future__ import annotations
@@ -19,6 +24,32 @@ from qa_gate.metrics.base import AlignmentInputs, Metric
 
 DEFAULT_PREFIX = "A photo depicts "
 DEFAULT_W = 2.5
+CAPTIONS = ("golden", "generated")
+
+
+class _Alignment(Metric):
+    """The ``caption`` parameter shared by the alignment metrics: golden or generated captions."""
+
+    def family_for(self, params: Mapping[str, Any]) -> str:
+        """``scored_caption`` when the model's own captions are scored, else ``alignment``."""
+        return "scored_caption" if params.get("caption") == "generated" else "alignment"
+
+    def needs_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """Generated captions need no golden caption (references still, for RefCLIPScore)."""
+        needs = super().needs_for(params)
+        return tuple(n for n in needs if n != "caption") if params.get("caption") == "generated" else needs
+
+    def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
+        """Golden captions leave ``caption`` out, so definitions (and baselines) from before it existed still match."""
+        definition = super().definition(params, scorer)
+        if definition.get("caption") == "golden":
+            del definition["caption"]
+        return definition
+
+    def check_params(self, params: Mapping[str, Any]) -> str | None:
+        """``caption`` is golden or generated."""
+        caption = params.get("caption", "golden")
+        return None if caption in CAPTIONS else f"caption: expected golden or generated, got {caption!r}"
 
 
 def prompt_prefix(params: Mapping[str, Any]) -> str:
@@ -47,11 +78,11 @@ def harmonic_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(total == 0, 0.0, 2.0 * a * b / safe)
 
 
-class CLIPScore(Metric):
+class CLIPScore(_Alignment):
     """CLIPScore on the 2.5 scale (not torchmetrics' 100 * cos, mean-clamped variant)."""
 
     name: ClassVar[str] = "clipscore"
-    params: ClassVar[Mapping[str, Any]] = {"prefix": DEFAULT_PREFIX, "w": DEFAULT_W}
+    params: ClassVar[Mapping[str, Any]] = {"prefix": DEFAULT_PREFIX, "w": DEFAULT_W, "caption": "golden"}
     needs: ClassVar[tuple[str, ...]] = ("caption",)
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
@@ -64,11 +95,11 @@ class CLIPScore(Metric):
         return clip_scores(inputs.image_embeddings(), texts, params["w"])[:, None]
 
 
-class RefCLIPScore(Metric):
+class RefCLIPScore(_Alignment):
     """RefCLIPScore: harmonic mean of CLIPScore and the best raw caption-reference cosine."""
 
     name: ClassVar[str] = "refclipscore"
-    params: ClassVar[Mapping[str, Any]] = {"prefix": DEFAULT_PREFIX, "w": DEFAULT_W}
+    params: ClassVar[Mapping[str, Any]] = {"prefix": DEFAULT_PREFIX, "w": DEFAULT_W, "caption": "golden"}
     columns: ClassVar[tuple[str, ...]] = ("value", "clipscore", "ref_cosine")
     needs: ClassVar[tuple[str, ...]] = ("caption", "references")
 
@@ -86,11 +117,11 @@ class RefCLIPScore(Metric):
         return np.stack([harmonic_mean(clip, ref), clip, ref], axis=1)
 
 
-class Cosine(Metric):
+class Cosine(_Alignment):
     """Mean raw cosine between image and caption embeddings: no scale, no clamp."""
 
     name: ClassVar[str] = "cosine"
-    params: ClassVar[Mapping[str, Any]] = {"prefix": ""}
+    params: ClassVar[Mapping[str, Any]] = {"prefix": "", "caption": "golden"}
     needs: ClassVar[tuple[str, ...]] = ("caption",)
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from qa_gate.diffs import SampleDelta, SliceDelta, oriented
 from qa_gate.gate import Check, Status, Verdict
+from qa_gate.report.families import LabelF1Table, TypeTable, label_f1_tables, vqa_type_tables
 from qa_gate.report.formatting import (format_definition, format_delta, format_detectable, format_drop,
                                        format_interval, format_number, format_rule, format_value, rule_unit)
 from qa_gate.report.trend import Trend, trends
@@ -124,6 +125,8 @@ class SuiteView:
     flips_hidden: int
     trends: tuple[Trend, ...]
     metrics: tuple[MetricInfo, ...]
+    label_f1: tuple[LabelF1Table, ...] = ()
+    vqa_types: tuple[TypeTable, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ def _metrics(suite: SuiteResult, base_suite: SuiteResult | None) -> tuple[Metric
 
 
 def suite_view(verdict: Verdict, suite: SuiteResult) -> SuiteView:
-    """One suite's checks, notes, slices, samples, flips, trends and fingerprints."""
+    """One suite's checks, notes, slices, family sections, samples, flips, trends and fingerprints."""
     own = [c for c in verdict.checks if c.suite == suite.name]
     checks = failures_first(own)
     failing_metrics = {c.metric for c in checks if c.status.failed}
@@ -237,6 +240,7 @@ def suite_view(verdict: Verdict, suite: SuiteResult) -> SuiteView:
         flips=tuple(sample_row(d) for d in flips[:MAX_FLIP_ROWS]),
         flips_hidden=max(len(flips) - MAX_FLIP_ROWS, 0),
         trends=trends(verdict.history, suite, gated), metrics=_metrics(suite, base_suite),
+        label_f1=label_f1_tables(suite, base_suite), vqa_types=vqa_type_tables(suite, base_suite),
     )
 
 

@@ -54,7 +54,7 @@ def test_good_checkpoint_passes_the_shipped_gate(pytester: pytest.Pytester) -> N
 def test_regressed_checkpoint_fails_and_the_report_names_the_slice(pytester: pytest.Pytester) -> None:
     result = _gate(pytester, f"--mm-checkpoint={REGRESSED}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    failed = {line.split()[1] for line in result.stdout.lines if line.startswith("FAILED ")}
+    failed = {line.removeprefix("FAILED ").split(" - ")[0] for line in result.stdout.lines if line.startswith("FAILED ")}
     assert {"golden/shapes::clipscore::max_drop", "golden/shapes::clipscore::min",
             "golden/shapes[colour=red]::clipscore::max_drop",
             "golden/shapes::zeroshot_mean_per_class_recall::min",

@@ -1,0 +1,144 @@
+"""Hugging Face generative VQA models (``BlipForQuestionAnswering``, image-text-to-text models).
+
+Each question is written into ``model.options.question_prompt`` (default ``"{question}"``)
+and answered with fixed greedy decoding (``do_sample=False, num_beams=1``,
+``max_new_tokens`` from ``model.options``, default 10). ``settings`` holds these values and
+the prompt; the runner writes them into the VQA metrics' definitions.
+
+Questions are batched in groups of equal token length, so no question is padded and an
+answer never depends on the other questions of its batch: ``BlipForQuestionAnswering.generate``
+(transformers 5) lets the answer attend to the question's padding, and decoder-only models
+would need left padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qa_gate.adapters.base import import_backend
+from qa_gate.adapters.captioner import decoding_settings
+from qa_gate.adapters.kinds import first_line, load_complete, read_config
+from qa_gate.adapters.transformers import refuse_pickle_only
+from qa_gate.config import ModelConfig
+from qa_gate.errors import AdapterError
+
+if TYPE_CHECKING:
+    import torch
+    from PIL.Image import Image
+
+MAX_NEW_TOKENS = 10
+QUESTION_PROMPT = "{question}"
+# auto classes tried when config.json names no architecture transformers knows; the first
+# maps "blip" to BlipForQuestionAnswering, the second to the captioner BlipForConditionalGeneration
+_AUTO_CLASSES = ("AutoModelForVisualQuestionAnswering", "AutoModelForImageTextToText")
+
+
+def answer_settings(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Greedy decoding settings and the question ``prompt``, validated, from ``model.options``."""
+    settings = decoding_settings({"max_new_tokens": options.get("max_new_tokens", MAX_NEW_TOKENS)})
+    prompt = options.get("question_prompt", QUESTION_PROMPT)
+    expected = "a string holding '{question}' (write other braces as '{{' and '}}')"
+    if not isinstance(prompt, str) or "{question}" not in prompt:
+        raise AdapterError(f"model.options.question_prompt: expected {expected}, got {prompt!r}")
+    try:
+        prompt.format(question="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise AdapterError(f"model.options.question_prompt: expected {expected}, got {prompt!r} "
+                           f"({type(exc).__name__}: {exc})") from None
+    return {**settings, "prompt": prompt}
+
+
+class TransformersAnswerer:
+    """A transformers VQA generator with its processor (image processor and tokenizer)."""
+
+    def __init__(self, model: Any, processor: Any, tokenizer: Any, device: torch.device,
+                 settings: Mapping[str, Any]) -> None:
+        self.model, self.processor, self.tokenizer = model, processor, tokenizer
+        self.device, self.settings = device, dict(settings)
+        self._generation = {k: v for k, v in self.settings.items() if k != "prompt"}
+        self._strips_prompt = not getattr(model.config, "is_encoder_decoder", False)
+        self._drops = {"token_type_ids"} if _drops_token_type_ids(model) else set()
+
+    def answer(self, images: Sequence[Image], questions: Sequence[str]) -> list[str]:
+        """One answer per (image, question): greedy ``generate``, special tokens skipped, stripped."""
+        if len(images) != len(questions):
+            raise AdapterError(f"the VQA adapter got {len(images)} images and {len(questions)} questions; "
+                               "expected one question per image")
+        prompts = [self.settings["prompt"].format(question=q) for q in questions]
+        answers = [""] * len(prompts)
+        for group in self._equal_length_groups(prompts):
+            texts = self._generate([images[i] for i in group], [prompts[i] for i in group])
+            for index, text in zip(group, texts):
+                answers[index] = text
+        return answers
+
+    def _equal_length_groups(self, prompts: Sequence[str]) -> list[list[int]]:
+        groups: dict[int, list[int]] = {}
+        if not prompts:
+            return []
+        for index, ids in enumerate(self.tokenizer(list(prompts))["input_ids"]):
+            groups.setdefault(len(ids), []).append(index)
+        return list(groups.values())
+
+    def _generate(self, images: Sequence[Image], prompts: Sequence[str]) -> list[str]:
+        import torch
+
+        inputs = self.processor(images=list(images), text=list(prompts), padding=True,
+                                return_tensors="pt").to(self.device)
+        given = {k: v for k, v in inputs.items() if k not in self._drops}
+        ids = self.model.generate(**given, **self._generation)
+        prompt_ids = inputs.get("input_ids")
+        if self._strips_prompt and prompt_ids is not None and ids.shape[1] >= prompt_ids.shape[1] \
+                and torch.equal(ids[:, :prompt_ids.shape[1]], prompt_ids):
+            ids = ids[:, prompt_ids.shape[1]:]  # a decoder-only model returns the prompt, then the answer
+        return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def _drops_token_type_ids(model: Any) -> bool:
+    """True unless ``model.forward`` names ``token_type_ids`` (PaliGemma does): a BERT tokenizer's
+    ``token_type_ids`` reach the ``generate`` of BLIP and GIT, which refuse them."""
+    import inspect
+
+    return "token_type_ids" not in inspect.signature(model.forward).parameters
+
+
+def _model_class(transformers: Any, config: Any, checkpoint: str) -> Any:
+    """The class named in ``config.architectures``: an auto class may load a BLIP VQA
+    checkpoint as the captioner, silently dropping the question encoder."""
+    for name in getattr(config, "architectures", None) or ():
+        cls = getattr(transformers, name, None)
+        if cls is not None:
+            return cls
+    for name in _AUTO_CLASSES:
+        cls = getattr(transformers, name, None)
+        if cls is not None and type(config) in getattr(cls, "_model_mapping", {}):
+            return cls
+    raise AdapterError(f"model.checkpoint: '{checkpoint}' (model_type {config.model_type!r}) is not a "
+                       "visual question answering or image-text-to-text model that transformers knows")
+
+
+def load_transformers_answerer(model: ModelConfig, device: torch.device) -> tuple[TransformersAnswerer, str]:
+    """The VQA model (its ``config.architectures`` class) and ``AutoProcessor``, in eval mode."""
+    transformers = import_backend("transformers", "transformers")
+    settings = answer_settings(model.options)
+    if not model.allow_pickle:
+        refuse_pickle_only(model.checkpoint)
+    kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
+    config = read_config(model.checkpoint)
+    net = load_complete(_model_class(transformers, config, model.checkpoint), model.checkpoint, **kwargs)
+    if not hasattr(net, "generate"):
+        raise AdapterError(f"model.checkpoint: '{model.checkpoint}' loads as {type(net).__name__}, which "
+                           "cannot generate answers; expected a generative VQA model such as "
+                           "BlipForQuestionAnswering")
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(model.checkpoint)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AdapterError(f"model.checkpoint: no processor in '{model.checkpoint}': {first_line(exc)}") from None
+    tokenizer = getattr(processor, "tokenizer", None)
+    if tokenizer is None:
+        raise AdapterError(f"model.checkpoint: the processor of '{model.checkpoint}' "
+                           f"({type(processor).__name__}) has no tokenizer; expected a processor that "
+                           "takes images and text, such as BlipProcessor")
+    net.to(device).eval()
+    return TransformersAnswerer(net, processor, tokenizer, device, settings), f"transformers:{type(net).__name__}"

@@ -1,0 +1,121 @@
+"""What a transformers checkpoint is, read from its ``config.json``, and its weights loaded whole.
+
+:func:`transformers_kind` tells a dual encoder, a classifier and a generator apart without
+loading weights. :func:`load_complete` loads weights into a class and refuses a checkpoint
+that leaves some of the class's weights randomly initialised (transformers only warns),
+such as a base model loaded under a task head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from qa_gate.adapters.base import import_backend
+from qa_gate.errors import AdapterError
+
+DUAL_ENCODER = "dual_encoder"
+CLASSIFIER = "classifier"
+GENERATOR = "generator"
+KINDS: tuple[str, ...] = (DUAL_ENCODER, CLASSIFIER, GENERATOR)
+
+# model_type -> class name tables of transformers' auto classes, asked in this order when
+# config.json names no architecture that transformers knows
+_MAPPINGS: tuple[tuple[str, str], ...] = (
+    ("MODEL_MAPPING_NAMES", DUAL_ENCODER),
+    ("MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", GENERATOR),
+    ("MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES", GENERATOR),
+    ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES", CLASSIFIER),
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_config(checkpoint: str) -> Any:
+    """``AutoConfig.from_pretrained(checkpoint)``, or an ``AdapterError`` naming ``model.checkpoint``."""
+    transformers = import_backend("transformers", "transformers")
+    try:
+        return transformers.AutoConfig.from_pretrained(checkpoint)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AdapterError(f"model.checkpoint: transformers could not read a config.json from "
+                           f"'{checkpoint}': {first_line(exc)}; expected a local folder saved with "
+                           "save_pretrained or a hub id") from None
+
+
+def transformers_kind(checkpoint: str) -> str:
+    """``"dual_encoder"``, ``"classifier"`` or ``"generator"``, from ``config.json`` alone.
+
+    The first of ``config.architectures`` that transformers knows decides: a class with
+    ``get_image_features`` and ``get_text_features`` is a dual encoder (``CLIPModel``,
+    ``SiglipModel``), a ``*ForImageClassification`` a classifier, any other class with
+    ``generate`` a generator (``VisionEncoderDecoderModel``, BLIP, ``*ForConditionalGeneration``).
+    Without a known architecture, ``model_type`` is looked up in the auto classes' tables.
+    """
+    transformers = import_backend("transformers", "transformers")
+    config = read_config(checkpoint)
+    architectures = list(getattr(config, "architectures", None) or ())
+    for name in architectures:
+        kind = _class_kind(name, getattr(transformers, name, None))
+        if kind is not None:
+            return kind
+    model_type = getattr(config, "model_type", None)
+    kind = _model_type_kind(transformers, model_type)
+    if kind is not None:
+        return kind
+    raise AdapterError(
+        f"model.checkpoint: cannot tell what kind of model '{checkpoint}' is: its config.json names "
+        f"architectures {architectures} and model_type {model_type!r}; expected an image-text dual encoder "
+        "(get_image_features and get_text_features, e.g. CLIPModel), an image classifier "
+        "(*ForImageClassification) or an image-to-text generator (e.g. VisionEncoderDecoderModel, "
+        "BlipForQuestionAnswering)")
+
+
+def _class_kind(name: str, cls: Any) -> str | None:
+    if cls is None:
+        return None
+    if hasattr(cls, "get_image_features") and hasattr(cls, "get_text_features"):
+        return DUAL_ENCODER
+    if name.endswith("ForImageClassification"):
+        return CLASSIFIER
+    if hasattr(cls, "generate"):
+        return GENERATOR
+    return None
+
+
+def _model_type_kind(transformers: Any, model_type: str | None) -> str | None:
+    if not model_type:
+        return None
+    try:
+        from transformers.models.auto import modeling_auto
+    except ImportError:
+        return None
+    for table, kind in _MAPPINGS:
+        names: Mapping[str, Any] = getattr(modeling_auto, table, {})
+        name = names.get(model_type)
+        if isinstance(name, str) and _class_kind(name, getattr(transformers, name, None)) == kind:
+            return kind
+    return None
+
+
+def load_complete(cls: Any, checkpoint: str, **kwargs: Any) -> Any:
+    """``cls.from_pretrained(checkpoint, **kwargs)``, refusing weights the checkpoint lacks.
+
+    transformers initialises missing weights at random and only logs a report; a gate
+    scoring such a model would measure noise.
+    """
+    try:
+        model, info = cls.from_pretrained(checkpoint, output_loading_info=True, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AdapterError(f"model.checkpoint: transformers could not load '{checkpoint}' as "
+                           f"{cls.__name__}: {first_line(exc)}") from None
+    missing = sorted(info.get("missing_keys") or ())
+    if missing:
+        raise AdapterError(
+            f"model.checkpoint: '{checkpoint}' loads as {type(model).__name__}, but {len(missing)} of its "
+            f"weights are not in the checkpoint (first: '{missing[0]}') and would be random; expected a "
+            f"checkpoint saved from a {type(model).__name__}")
+    return model

@@ -1,0 +1,61 @@
+"""The OCR path: the captioner adapter loads a TrOCR-style checkpoint and reads characters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import CHARACTERS, build_tiny_trocr
+
+from qa_gate.adapters.captioner import load_transformers_captioner
+from qa_gate.config import ModelConfig
+
+CPU = torch.device("cpu")
+MAX_NEW_TOKENS = 8
+
+
+@pytest.fixture(scope="module")
+def trocr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_trocr(tmp_path_factory.mktemp("trocr") / "ckpt")
+
+
+def _direct(folder: Path, images) -> list[str]:
+    from transformers import AutoTokenizer, VisionEncoderDecoderModel, ViTImageProcessor
+
+    model = VisionEncoderDecoderModel.from_pretrained(folder).eval()
+    pixels = ViTImageProcessor.from_pretrained(folder)(images=images, return_tensors="pt")["pixel_values"]
+    with torch.inference_mode():
+        ids = model.generate(pixel_values=pixels, do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS)
+    return [t.strip() for t in AutoTokenizer.from_pretrained(folder).batch_decode(ids, skip_special_tokens=True)]
+
+
+def test_the_checkpoint_is_a_safetensors_trocr(trocr: Path) -> None:
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(trocr)
+    assert (config.encoder.model_type, config.decoder.model_type) == ("vit", "trocr")
+    assert (trocr / "model.safetensors").is_file() and not list(trocr.glob("*.bin"))
+
+
+def test_the_captioner_reads_what_generate_gives(trocr: Path, images) -> None:
+    model = ModelConfig(adapter="transformers", checkpoint=str(trocr), device="cpu",
+                        options={"max_new_tokens": MAX_NEW_TOKENS})
+    reader, name = load_transformers_captioner(model, CPU)
+    with torch.inference_mode():
+        texts = reader.generate(images)
+    assert texts == _direct(trocr, images)
+    assert name == "transformers:VisionEncoderDecoderModel"
+    assert type(reader.model.decoder).__name__ == "TrOCRForCausalLM"
+    assert reader.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": MAX_NEW_TOKENS}
+    assert all(0 < len(text) <= MAX_NEW_TOKENS and set(text) <= set(CHARACTERS + " ") for text in texts)
+    assert len(set(texts)) > 1  # the image steers the characters
+
+
+def test_the_character_tokenizer_round_trips(trocr: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(trocr)
+    ids = tokenizer("ab 12 c")["input_ids"]
+    assert len(ids) == 7
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "ab 12 c"
