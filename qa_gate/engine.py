@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -140,7 +141,19 @@ def judge(prepared: Prepared, run: RunResult, update_baseline: bool = False) -> 
 
 
 def record_baseline(config: GateConfig, verdict: Verdict) -> str:
-    """Write ``verdict.run`` to the working tree's baseline file; refused when a floor fails."""
+    """Write ``verdict.run`` to the working tree's baseline file; refused (nothing written)
+    when a floor fails or a configured metric was skipped (not computed)."""
+    skipped = verdict.run.skipped()
+    if skipped:
+        by_reason: dict[str, list[str]] = {}
+        for suite, metric, reason in skipped:
+            by_reason.setdefault(reason, []).append(f"{metric} on {suite.label}")
+        which = "; ".join(f"{', '.join(where)}: {reason}" for reason, where in by_reason.items())
+        raise BaselineError(
+            f"baseline not updated: {len(skipped)} metric(s) skipped, not computed ({which}); a baseline "
+            "must hold every configured metric: fix that and update again, or remove the metric from "
+            f"{config.source.name}"
+        )
     broken = [c.id for c in verdict.checks if c.rule.is_floor and c.status.failed]
     if broken:
         raise BaselineError(
@@ -152,15 +165,19 @@ def record_baseline(config: GateConfig, verdict: Verdict) -> str:
 def verdict_lines(verdict: Verdict) -> Sequence[str]:
     """A plain-text verdict table for terminals."""
     width = max((len(c.id) for c in verdict.checks), default=10)
+    skipped = f", {len(verdict.skipped)} skipped" if verdict.skipped else ""
     lines = [f"mm-gate verdict: {'PASSED' if verdict.passed else 'FAILED'}"
-             f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed)"]
+             f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed{skipped})"]
     lines.extend(f"  CHANGE: {c}" for c in verdict.changes)
     lines.append(f"  {'status':<12} {'check':<{width}} {'value':>8} {'baseline':>9} {'delta':>8}  rule")
     ordered = sorted(verdict.checks, key=lambda c: not c.status.failed)
     for c in ordered:
+        value = "—" if math.isnan(c.value) else f"{c.value:.4f}"
         base = "—" if c.baseline is None else f"{c.baseline:.4f}"
         delta = "—" if c.delta is None else f"{c.delta:+.4f}"
-        lines.append(f"  {c.status.value:<12} {c.id:<{width}} {c.value:>8.4f} {base:>9} {delta:>8}  "
+        lines.append(f"  {c.status.value:<12} {c.id:<{width}} {value:>8} {base:>9} {delta:>8}  "
                      f"{c.rule.kind} {c.rule.value:g}")
+    lines.extend(f"  skipped: {s.id} ({s.checks} check{'' if s.checks == 1 else 's'}): {s.reason}"
+                 for s in verdict.skipped_metrics())
     lines.extend(f"  note: {n}" for n in verdict.notes)
     return lines

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa_gate.golden import open_image
 
 if TYPE_CHECKING:
     import torch
@@ -77,35 +76,62 @@ class ZeroShotView:
 
 
 class EfficiencyView:
-    """``EfficiencyInputs``: the image-encoding batches' timings and peak memory, and where they were measured."""
+    """``EfficiencyInputs``: the timed batches and peak memory of the model's main operation on the suite.
+
+    The operation is what the checkpoint does: image encoding for a dual encoder, generation
+    for an image-to-text model, answering for a VQA model, classification for a classifier.
+    """
 
     def __init__(self, inputs: SuiteInputs) -> None:
         self._inputs = inputs
         self.sample_ids = inputs.sample_ids
+        if inputs.encoder is not None:
+            self.operation = "image encoding"
+        elif inputs.captioner is not None:
+            self.operation = "generation"
+        elif inputs.answerer is not None:
+            self.operation = "answering"
+        else:
+            self.operation = "classification"
+
+    def _run(self) -> None:
+        inputs = self._inputs
+        if self.operation == "image encoding":
+            inputs.image_embeddings()
+        elif self.operation == "generation":
+            inputs.batched("generation", inputs.captioner.generate)
+        elif self.operation == "answering":
+            inputs.batched("answering", inputs.answerer.answer, [s.question or "" for s in inputs.suite.samples])
+        else:
+            inputs.batched("classification", inputs.classifier.label_scores)
 
     def batches(self) -> list[tuple[float, int]]:
-        """``(seconds, batch_size)`` of every image-encoding batch (encoding the images if not done yet)."""
-        self._inputs.image_embeddings()
-        return list(self._inputs.batch_timings)
+        """``(seconds, batch_size)`` of every batch of the operation (running it if not done yet)."""
+        self._run()
+        return list(self._inputs.stopwatches[self.operation].batches)
 
     def peak_memory_mb(self) -> float:
-        """Peak memory while encoding the images, MiB."""
-        self._inputs.image_embeddings()
-        return float(self._inputs.peak_memory_mb or 0.0)
+        """Peak memory during the operation, MiB."""
+        self._run()
+        return float(self._inputs.stopwatches[self.operation].peak_memory_mb or 0.0)
 
     def measurement(self) -> dict[str, str | int]:
         """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions."""
         return {"device": device_label(self._inputs.device), "batch_size": self._inputs.batch_size,
-                "autocast": autocast_label(self._inputs.dtype),
+                "autocast": autocast_label(self._inputs.dtype), "timed": self.operation,
                 "memory": "cuda allocator peak" if self._inputs.device.type == "cuda" else "process peak rss"}
 
 
 def device_label(device: torch.device) -> str:
-    """``cpu``, or ``cuda:<GPU name>``: the device kind and, on CUDA, its model."""
+    """``cuda:<GPU name>``, or ``cpu:<CPU model>, <n> threads of <m>``: the device and its model."""
     if device.type == "cuda":
         import torch
 
         return f"cuda:{torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        from qa_gate.stopwatch import cpu_label
+
+        return cpu_label()
     return device.type
 
 
@@ -131,17 +157,13 @@ class CaptionView:
         self._tokenized: TokenizedCaptions | None = None
 
     def predictions(self) -> list[str]:
-        """One generated caption per sample, generated once."""
+        """One generated caption per sample, generated once per suite (shared with OCR)."""
         if self._predictions is None:
-            out: list[str] = []
-            samples, size = self._inputs.suite.samples, self._inputs.batch_size
-            for start in range(0, len(samples), size):
-                batch = [open_image(s) for s in samples[start:start + size]]
-                with inference(self._inputs.device, self._inputs.dtype):
-                    out.extend(self.captioner.generate(batch))
-            if len(out) != len(samples):
-                raise RuntimeError(f"the captioner returned {len(out)} captions for {len(samples)} images")
-            self._predictions = out
+            out = self._inputs.batched("generation", self.captioner.generate)
+            if len(out) != len(self._inputs.suite.samples) or not all(isinstance(o, str) for o in out):
+                raise RuntimeError(f"the captioner returned {len(out)} captions for "
+                                   f"{len(self._inputs.suite.samples)} images; expected one string each")
+            self._predictions = list(out)
         return list(self._predictions)
 
     def references(self) -> list[list[str]]:
@@ -191,8 +213,9 @@ def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
     if family == "alignment":
         return inputs
     if family == "scored_caption":
-        view_for("caption", {}, inputs, views)  # generate once: the captions the caption metrics score
-        return ScoredCaptionInputs(inputs, views[("caption", "")])  # type: ignore[arg-type]
+        # the captions the caption metrics score, generated once; not tokenised (no Java needed here)
+        captions = views.setdefault(("caption", ""), CaptionView(inputs))
+        return ScoredCaptionInputs(inputs, captions)  # type: ignore[arg-type]
     key = (family, str(params.get("label_tag", "")) + family_params(family, params))
     if key not in views:
         if family == "vqa":

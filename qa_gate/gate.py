@@ -10,6 +10,7 @@ mode it passes only when it is shown to be within the allowance.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -32,6 +33,9 @@ class Status(str, enum.Enum):
     INCOMPARABLE = "incomparable"
     NO_BASELINE = "no baseline"
     UPDATED = "updated"
+    SKIPPED = "skipped"
+    """The metric could not be computed (no Java for the captioning metrics); ``message`` holds the reason.
+    Never fails the build, but a baseline is never recorded from such a run."""
 
     @property
     def failed(self) -> bool:
@@ -68,7 +72,9 @@ class Check:
         return None if self.baseline is None else self.value - self.baseline
 
     def summary(self) -> str:
-        """One line: value, threshold, baseline, delta and the rule's outcome."""
+        """One line: value, threshold, baseline, delta and the rule's outcome (or why it was skipped)."""
+        if self.status is Status.SKIPPED:
+            return f"{self.metric}: {self.rule.kind} {self.rule.value:g} skipped: {self.message}"
         base = "none" if self.baseline is None else f"{self.baseline:.4f}"
         delta = "n/a" if self.delta is None else f"{self.delta:+.4f}"
         return (f"{self.metric} = {self.value:.4f}, {self.rule.kind} {self.rule.value:g}, "
@@ -98,6 +104,35 @@ class Verdict:
     def failures(self) -> tuple[Check, ...]:
         """The checks that fail the build."""
         return tuple(c for c in self.checks if c.status.failed)
+
+    @property
+    def skipped(self) -> tuple[Check, ...]:
+        """The checks of metrics the run could not compute (each ``message`` is the reason)."""
+        return tuple(c for c in self.checks if c.status is Status.SKIPPED)
+
+    def skipped_metrics(self) -> tuple[SkippedMetric, ...]:
+        """One entry per skipped (suite, metric), in check order, with how many checks it skipped."""
+        found: dict[tuple[str, str], SkippedMetric] = {}
+        for c in self.skipped:
+            prior = found.get((c.suite, c.metric))
+            found[(c.suite, c.metric)] = SkippedMetric(c.suite_label, c.metric, c.message,
+                                                       1 if prior is None else prior.checks + 1)
+        return tuple(found.values())
+
+
+@dataclass(frozen=True)
+class SkippedMetric:
+    """A metric the run could not compute: where, why, and how many checks were skipped with it."""
+
+    suite_label: str
+    metric: str
+    reason: str
+    checks: int
+
+    @property
+    def id(self) -> str:
+        """``golden/captions::meteor``."""
+        return f"{self.suite_label}::{self.metric}"
 
 
 def _floor(rule: Rule, value: float) -> tuple[Status, str]:
@@ -140,6 +175,14 @@ def _comparable(suite: SuiteResult, metric: MetricResult, baseline: RunResult | 
         return None, None, (f"incomparable: metric definition changed (baseline {base_metric.fingerprint}, "
                             f"now {metric.fingerprint}); update the baseline deliberately")
     return base_suite, base_metric, None
+
+
+def _skipped_checks(suite: SuiteResult, metric_cfg: MetricConfig, reason: str,
+                    slice_name: str | None = None) -> list[Check]:
+    """A ``skipped`` check per rule of a metric the run could not compute (no value, no baseline)."""
+    higher = get_metric(metric_cfg.name).higher_is_better
+    return [Check(suite.name, suite.label, metric_cfg.name, rule, math.nan, None, Status.SKIPPED, reason,
+                  higher, slice_name) for rule in metric_cfg.rules]
 
 
 def _checks(suite: SuiteResult, metric: MetricResult, metric_cfg: MetricConfig, rows: list[int],
@@ -189,6 +232,9 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
         groups = slice_rows(suite)
         confidence = max((r.confidence for m in suite_cfg.metrics for r in m.rules), default=0.95)
         for metric_cfg in suite_cfg.metrics:
+            if metric_cfg.name in suite.skipped:
+                checks.extend(_skipped_checks(suite, metric_cfg, suite.skipped[metric_cfg.name]))
+                continue
             metric = suite.metrics[metric_cfg.name]
             base_suite, base_metric, why = _comparable(suite, metric, baseline)
             checks.extend(_checks(suite, metric, metric_cfg, list(range(len(suite.samples))), base_suite,
@@ -204,6 +250,10 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
         for slice_cfg in suite_cfg.slices:
             rows = groups.get(slice_cfg.slice, [])
             for metric_cfg in slice_cfg.metrics:
+                if metric_cfg.name in suite.skipped:
+                    checks.extend(_skipped_checks(suite, metric_cfg, suite.skipped[metric_cfg.name],
+                                                  slice_cfg.slice))
+                    continue
                 metric = suite.metrics[metric_cfg.name]
                 base_suite, base_metric, why = _comparable(suite, metric, baseline)
                 checks.extend(_checks(suite, metric, metric_cfg, rows, base_suite, base_metric, why, config,
@@ -216,16 +266,16 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
 def accept_as_baseline(verdict: Verdict) -> Verdict:
     """The verdict of a deliberate baseline update: regression checks become ``updated``.
 
-    Floors keep their outcome; the old baseline stays in the verdict so the report
-    still shows what changed.
+    Floors and skipped checks keep their outcome; the old baseline stays in the verdict so
+    the report still shows what changed.
     """
     checks = tuple(
-        c if c.rule.is_floor or c.status is Status.NO_BASELINE
+        c if c.rule.is_floor or c.status in (Status.NO_BASELINE, Status.SKIPPED)
         else replace(c, status=Status.UPDATED, message=f"{c.rule.kind}: baseline updated deliberately ({c.message})")
         for c in verdict.checks
     )
     notes = verdict.notes + ("Baseline update requested: regression rules were not enforced; "
-                             "the new results become the baseline when every floor holds.",)
+                             "the new results become the baseline when every floor holds and no metric was skipped.",)
     return replace(verdict, checks=checks, notes=notes, passed=not any(c.status.failed for c in checks))
 
 

@@ -12,11 +12,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from qa_gate.errors import GateError
+
+if TYPE_CHECKING:
+    from qa_gate.gate import Check
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("thresholds", "PATH", "thresholds file (default: thresholds.yaml)"),
@@ -59,7 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="score the checkpoint on the golden suites and gate it")
     parser.addini("mm_gate", "enable the gate (like --mm-gate)", type="bool", default=False)
     group.addoption("--mm-update-baseline", action="store_true", default=False, dest="mm_update_baseline",
-                    help="record this run as the new baseline (when every floor holds)")
+                    help="record this run as the new baseline (when every floor holds and no metric was skipped)")
     group.addoption("--mm-accept-baseline-change", action="store_true", default=None,
                     dest="mm_accept_baseline_change",
                     help="judge against the baseline as changed by this branch, not the target branch's")
@@ -163,6 +166,11 @@ class GateCheckFailed(Exception):
     """A check did not hold; its message is the one line pytest shows."""
 
 
+def skip_reason(name: str, reason: str) -> str:
+    """What ``pytest -rs`` shows for a skipped check: its id, then why its metric was not computed."""
+    return f"{name}: {reason}"
+
+
 class GateItem(pytest.Item):
     """One (suite, metric, rule) check, e.g. ``golden/shapes::clipscore::min``."""
 
@@ -171,17 +179,28 @@ class GateItem(pytest.Item):
         self.check_key = check_key
         self.add_marker("mm_gate")
 
+    def check(self) -> Check | None:
+        """This item's check in the session's verdict, or ``None`` (not scored, or no such check)."""
+        verdict = self.config.stash[STATE].verdict
+        if verdict is None:
+            return None
+        return next((c for c in verdict.checks
+                     if (c.suite, c.slice, c.metric, c.rule.kind) == self.check_key), None)
+
     def runtest(self) -> None:
-        """Look up this check in the session's verdict and fail when it did not hold."""
-        state = self.config.stash[STATE]
-        if state.verdict is None:
+        """Look up this check in the session's verdict: fail when it did not hold, skip when its
+        metric could not be computed."""
+        if self.config.stash[STATE].verdict is None:
             raise GateCheckFailed("the gate did not score (collection only?)")
-        for check in state.verdict.checks:
-            if (check.suite, check.slice, check.metric, check.rule.kind) == self.check_key:
-                if check.status.failed:
-                    raise GateCheckFailed(check.summary())
-                return
-        raise GateCheckFailed(f"no result for {self.name}")
+        check = self.check()
+        if check is None:
+            raise GateCheckFailed(f"no result for {self.name}")
+        if check.status.failed:
+            raise GateCheckFailed(check.summary())
+        from qa_gate.gate import Status
+
+        if check.status is Status.SKIPPED:
+            pytest.skip(skip_reason(self.name, check.message))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """One line for a broken rule; the usual traceback for anything unexpected."""
@@ -192,6 +211,15 @@ class GateItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, None, str]:
         """Where the check comes from: the thresholds file."""
         return self.config.stash[STATE].prepared.config.source, None, self.name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A skipped check is located at the thresholds file (``pytest -rs``), not at this module."""
+    report = yield
+    if isinstance(item, GateItem) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.reportinfo()[0]), None, report.longrepr[2])
+    return report
 
 
 class GateChecks(pytest.Collector):

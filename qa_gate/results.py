@@ -41,13 +41,18 @@ class MetricResult:
 
 @dataclass(frozen=True)
 class SuiteResult:
-    """All metrics of one golden suite; ``samples`` and every ``stats`` row share one order."""
+    """All metrics of one golden suite; ``samples`` and every ``stats`` row share one order.
+
+    ``skipped`` maps each configured metric the run could not compute (Java missing for
+    the captioning metrics) to the reason; such a metric has no entry in ``metrics``.
+    """
 
     name: str
     label: str
     fingerprint: str
     samples: tuple[SampleInfo, ...]
     metrics: Mapping[str, MetricResult]
+    skipped: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,7 @@ class RunResult:
     def suite(self, name: str) -> SuiteResult | None:
         """The result of the suite called ``name``, or ``None``."""
         return next((s for s in self.suites if s.name == name), None)
+
+    def skipped(self) -> list[tuple[SuiteResult, str, str]]:
+        """Every metric the run could not compute: ``(suite, metric name, reason)``."""
+        return [(s, name, reason) for s in self.suites for name, reason in s.skipped.items()]

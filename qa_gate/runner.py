@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import platform
-import resource
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa_gate.config import GateConfig, SuiteConfig
 from qa_gate.errors import GoldenError
-from qa_gate.families import CaptionView, EfficiencyView, autocast_label, inference, view_for
-from qa_gate.metrics.vqa import ANSWERS_PER_QUESTION
+from qa_gate.families import (
+    CaptionView,
+    EfficiencyView,
+    autocast_label,
+    inference,
+    view_for,
+)
 from qa_gate.golden import Sample, Suite, open_image, sample_hint, suite_hint
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.registry import get_metric
+from qa_gate.metrics.tokenize import JavaMissingError
+from qa_gate.metrics.vqa import ANSWERS_PER_QUESTION
 from qa_gate.results import MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.stopwatch import Stopwatch
 from qa_gate.task_views import MultilabelView, OCRView, VQAView
 
 if TYPE_CHECKING:
     import torch
+    from PIL.Image import Image
 
     from qa_gate.adapters.capabilities import LoadedModel
 
@@ -49,35 +57,34 @@ class SuiteInputs:
         self.scorer_id = ""
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
-        self.batch_timings: list[tuple[float, int]] = []
-        """``(seconds, batch_size)`` of each image-encoding batch, filled by ``image_embeddings``."""
-        self.peak_memory_mb: float | None = None
-        """Peak memory of the image encoding (CUDA allocator peak, else process peak RSS), MiB."""
+        self._outputs: dict[str, Any] = {}
+        self.stopwatches: dict[str, Stopwatch] = {}
+        """One per model operation run on the suite (``image encoding``, ``generation``, ``answering``,
+        ``classification``): the batches' timings and the operation's peak memory."""
+
+    def batched(self, operation: str, call: Callable[[list[Image]], Any],
+                extra: Sequence[Any] | None = None) -> list[Any]:
+        """``call(images[, extra])`` over the suite in batches under inference mode, each batch timed
+        on ``stopwatches[operation]``; the outputs of all batches, concatenated (computed once)."""
+        if operation not in self._outputs:
+            watch = self.stopwatches[operation] = Stopwatch(self.device)
+            out: list[Any] = []
+            samples = self.suite.samples
+            for start in range(0, len(samples), self.batch_size):
+                images = [open_image(s) for s in samples[start:start + self.batch_size]]
+                args = (images,) if extra is None else (images, list(extra[start:start + self.batch_size]))
+                with inference(self.device, self.dtype), watch.batch(len(images)):
+                    result = call(*args)
+                out.extend(result if isinstance(result, list) else [result])
+            watch.stop()
+            self._outputs[operation] = out
+        return self._outputs[operation]
 
     def image_embeddings(self) -> np.ndarray:
         """``[n, d]`` normalised image embeddings, computed once; each batch is timed."""
         if self._images is None:
-            import torch
-
-            cuda = self.device.type == "cuda"
-            if cuda:
-                torch.cuda.reset_peak_memory_stats(self.device)
-            chunks = []
-            samples = self.suite.samples
-            for start in range(0, len(samples), self.batch_size):
-                batch = [open_image(s) for s in samples[start:start + self.batch_size]]
-                with inference(self.device, self.dtype):
-                    if cuda:
-                        torch.cuda.synchronize(self.device)
-                    began = time.perf_counter()
-                    embedded = self.encoder.encode_images(batch)
-                    if cuda:
-                        torch.cuda.synchronize(self.device)
-                    self.batch_timings.append((time.perf_counter() - began, len(batch)))
-                    chunks.append(_normalise(embedded))
-            self.peak_memory_mb = (torch.cuda.max_memory_allocated(self.device) / 2**20 if cuda
-                                   else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KiB on Linux
-            self._images = np.concatenate(chunks)
+            chunks = self.batched("image encoding", self.encoder.encode_images)
+            self._images = np.concatenate([_normalise(c) for c in chunks])
         return self._images
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -144,14 +151,24 @@ def _problem(sample: Sample, field: str) -> str | None:
 
 
 def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> SuiteResult:
-    """Every configured metric of one suite, with per-sample statistics."""
+    """Every configured metric of one suite, with per-sample statistics.
+
+    A metric that needs Java when none is on PATH (``JavaMissingError``, from its
+    inputs or its ``per_sample``) is recorded in ``skipped`` with the reason and the
+    run goes on; any other error propagates.
+    """
     metrics: dict[str, MetricResult] = {}
+    skipped: dict[str, str] = {}
     views: dict[tuple[str, str], object] = {}  # shared per suite, so the ranks and class prompts are computed once
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
         family = metric.family_for(metric_cfg.params)
-        view = view_for(family, metric_cfg.params, inputs, views)
-        stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
+        try:
+            view = view_for(family, metric_cfg.params, inputs, views)
+            stats = np.asarray(metric.per_sample(view, metric_cfg.params), dtype=np.float64)
+        except JavaMissingError as exc:
+            skipped[metric.name] = str(exc)
+            continue
         definition = metric.definition(metric_cfg.params, inputs.scorer_id if family == "scored_caption" else SCORER)
         if family in ("caption", "scored_caption"):
             definition["generation"] = dict(inputs.captioner.settings)
@@ -167,7 +184,8 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
         )
     outputs = _outputs(suite_cfg, views, len(suite.samples))
     samples = tuple(SampleInfo(s.id, _shown_text(s), s.tags, out) for s, out in zip(suite.samples, outputs))
-    return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics)
+    return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics,
+                       MappingProxyType(skipped))
 
 
 def _shown_text(sample: Sample) -> str:

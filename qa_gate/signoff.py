@@ -194,6 +194,11 @@ def sign_off(thresholds: Path, tag: str, overrides: Overrides = Overrides(),
     verdict = judge(prepared, score(prepared))
     if not verdict.passed:
         return SignedOff(verdict)
+    if verdict.skipped:  # a release verdict must hold every configured check
+        skipped = "; ".join(f"{m.id}: {m.reason}" for m in verdict.skipped_metrics())
+        raise SignoffError(f"sign-off of {tag} refused: metrics were skipped, not computed ({skipped}); "
+                           "a release verdict needs every configured check; fix that, or remove the metric "
+                           "from the thresholds file")
     _check_ready(repo, root, tag, path)  # nothing may have changed while scoring
     record = SignoffRecord.from_verdict(tag, repo.head.commit.hexsha, message, verdict)
     return SignedOff(verdict, record, path, _commit_and_tag(repo, root, record, path))

@@ -22,25 +22,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa_gate.errors import AdapterError
-from qa_gate.golden import open_image
 
 if TYPE_CHECKING:
     from qa_gate.runner import SuiteInputs
 
 
-def _generate(inputs: SuiteInputs, run: Any, extra: Sequence[str] | None = None) -> list[str]:
-    """``run(images[, extra])`` over the suite in batches, under inference mode; one string per sample."""
-    from qa_gate.families import inference
-
-    out: list[str] = []
-    samples, size = inputs.suite.samples, inputs.batch_size
-    for start in range(0, len(samples), size):
-        images = [open_image(s) for s in samples[start:start + size]]
-        with inference(inputs.device, inputs.dtype):
-            out.extend(run(images) if extra is None else run(images, list(extra[start:start + size])))
-    if len(out) != len(samples) or not all(isinstance(o, str) for o in out):
-        raise AdapterError(f"the model returned {len(out)} texts for {len(samples)} samples; expected one string each")
-    return out
+def _generate(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:
+    """The timed, batched ``operation`` (``SuiteInputs.batched``), checked to give one string per sample."""
+    out = inputs.batched(operation, run, extra)
+    if len(out) != len(inputs.suite.samples) or not all(isinstance(o, str) for o in out):
+        raise AdapterError(f"the model returned {len(out)} texts for {len(inputs.suite.samples)} samples; "
+                           "expected one string each")
+    return list(out)
 
 
 def _cosines(images: np.ndarray, texts: np.ndarray) -> np.ndarray:
@@ -77,7 +70,7 @@ class VQAView:
             samples = self._inputs.suite.samples
             if self._inputs.answerer is not None:
                 questions = [s.question or "" for s in samples]
-                self._predictions = _generate(self._inputs, self._inputs.answerer.answer, questions)
+                self._predictions = _generate(self._inputs, "answering", self._inputs.answerer.answer, questions)
             else:
                 self._predictions = self._rank()
         return list(self._predictions)
@@ -125,7 +118,7 @@ class OCRView:
     def predictions(self) -> list[str]:
         """One transcription per image, generated once."""
         if self._predictions is None:
-            self._predictions = _generate(self._inputs, self._inputs.captioner.generate)
+            self._predictions = _generate(self._inputs, "generation", self._inputs.captioner.generate)
         return list(self._predictions)
 
     def references(self) -> list[str]:
@@ -170,16 +163,9 @@ class MultilabelView:
             raise AdapterError(f"model.checkpoint: the classifier's labels (id2label) lack {', '.join(map(repr, missing))} "
                                f"from the label set of {self._inputs.suite.name}; its labels are: {', '.join(names)}")
         columns = [names.index(x) for x in self.labels]
-        rows: list[np.ndarray] = []
-        samples, size = self._inputs.suite.samples, self._inputs.batch_size
-        from qa_gate.families import inference
-
-        for start in range(0, len(samples), size):
-            images = [open_image(s) for s in samples[start:start + size]]
-            with inference(self._inputs.device, self._inputs.dtype):
-                scores = classifier.label_scores(images)
-            rows.append(np.asarray(scores.detach().float().cpu().numpy(), dtype=np.float64)[:, columns])
-        return np.concatenate(rows)
+        chunks = self._inputs.batched("classification", classifier.label_scores)
+        rows = [c.detach().float().cpu().numpy() if hasattr(c, "detach") else c for c in chunks]
+        return np.concatenate([np.asarray(r, dtype=np.float64) for r in rows])[:, columns]
 
     def targets(self) -> np.ndarray:
         """``[n, L]``: 1 where the sample carries the label."""

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa_gate.stopwatch import cpu_label, cpu_model
+
 from gate_project import build_tiny_project
 from qa_gate.metrics.efficiency import LatencyP50, LatencyP95, PeakMemory, Throughput, batch_rows
 from qa_gate.metrics.registry import get_metric
@@ -82,6 +84,19 @@ def scored(tmp_path_factory: pytest.TempPathFactory, tiny_open_clip: Path):
     return root, prepared, score(prepared)
 
 
+def test_another_thread_count_is_another_device() -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cpu_label()
+        torch.set_num_threads(2)
+        assert cpu_label() != one
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_measured_on_the_tiny_model(scored) -> None:
     _, prepared, run = scored
     suite = run.suite("tiny")
@@ -90,8 +105,9 @@ def test_measured_on_the_tiny_model(scored) -> None:
         value = suite.metrics[name].value
         assert math.isfinite(value) and value > 0, name
         definition = suite.metrics[name].definition
-        assert (definition["device"], definition["batch_size"]) == ("cpu", 4)
-        assert definition["autocast"] == "off (float32)"
+        assert (definition["device"], definition["batch_size"]) == (cpu_label(), 4)
+        assert definition["device"].startswith(f"cpu:{cpu_model()}, ") and "threads" in definition["device"]
+        assert definition["autocast"] == "off (float32)" and definition["timed"] == "image encoding"
     stats = suite.metrics["latency_p95_ms"].stats
     assert len(np.unique(stats[:, 2])) == math.ceil(n / 4)
     assert suite.metrics["latency_p50_ms"].value <= suite.metrics["latency_p95_ms"].value

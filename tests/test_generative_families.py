@@ -137,3 +137,22 @@ def test_a_classifier_cannot_serve_alignment_metrics(tmp_path: Path, monkeypatch
     with pytest.raises(AdapterError, match=r"loads as an image classifier, which cannot serve zeroshot_top1: "
                                            r"zeroshot_top1 need a dual encoder"):
         score(prepare(path))
+
+
+@pytest.mark.parametrize(("suite", "build", "metric", "operation"), [
+    ("multilabel", lambda f: build_tiny_multilabel_classifier(f, ["red", "green", "blue", "yellow", "purple", "circle",
+                                                                  "square", "triangle", "cross"]),
+     "f1_micro", "classification"),
+    ("words", build_tiny_trocr, "cer", "generation"),
+    ("vqa", build_tiny_blip_vqa, "vqa_accuracy", "answering"),
+])
+def test_efficiency_times_what_the_model_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: str,
+                                              build: object, metric: str, operation: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _project(tmp_path, suite, build, f"      {metric}: {{min: 0.0}}\n      latency_p95_ms: {{max: 1.0e9}}\n"
+                                            "      throughput: {min: 0.0}\n", keep=9)
+    result = score(prepare(path)).suites[0]
+    latency = result.metrics["latency_p95_ms"]
+    assert latency.definition["timed"] == operation
+    assert len(np.unique(latency.stats[:, 2])) == 3  # 9 samples in batches of 4: 3 batches, each timed once
+    assert result.metrics["throughput"].value > 0

@@ -6,7 +6,8 @@ A checkpoint is one kind of model, and each family runs on the kinds that can se
 family                    runs on
 ========================  ==========================================================
 alignment, retrieval,     a dual encoder (open_clip, a transformers ``CLIPModel``-like
-zero-shot, efficiency     model, or a user adapter with ``encode_images``/``encode_texts``)
+zero-shot                 model, or a user adapter with ``encode_images``/``encode_texts``)
+efficiency                any: its main operation is timed (encoding, generating, answering, classifying)
 captioning, OCR           an image-to-text model (transformers ``generate``)
 VQA                       a VQA model (``generate`` with the question), or a dual
                           encoder ranking candidate answers
@@ -31,12 +32,12 @@ from qa_gate.results import CheckpointInfo
 if TYPE_CHECKING:
     import torch
 
-ENCODER_ONLY = frozenset({"alignment", "retrieval", "zeroshot", "efficiency"})
+ENCODER_ONLY = frozenset({"alignment", "retrieval", "zeroshot"})
 GENERATOR_ONLY = frozenset({"caption", "ocr", "scored_caption"})
 KIND_NAMES = {"dual_encoder": "an image-text dual encoder", "generator": "an image-to-text (generative) model",
               "classifier": "an image classifier"}
 NEEDS = {"alignment": "a dual encoder", "retrieval": "a dual encoder", "zeroshot": "a dual encoder",
-         "efficiency": "a dual encoder (only image encoding is timed)", "caption": "an image-to-text model",
+         "efficiency": "any model", "caption": "an image-to-text model",
          "ocr": "an image-to-text model", "scored_caption": "an image-to-text model (caption: generated)",
          "vqa": "a VQA model or a dual encoder",
          "multilabel": "a multilabel classifier or a dual encoder"}
@@ -114,10 +115,10 @@ def _load_transformers(model: ModelConfig, device: torch.device,
     if kind == "classifier":
         from qa_gate.adapters.classifier import load_transformers_classifier
 
-        _refuse(model, kind, families, needed - {"multilabel"})
+        _refuse(model, kind, families, needed - {"multilabel", "efficiency"})
         classifier, name = load_transformers_classifier(model, device)
         return LoadedModel(_info(model, name), classifier=classifier)
-    _refuse(model, kind, families, needed - GENERATOR_ONLY - {"vqa"})
+    _refuse(model, kind, families, needed - GENERATOR_ONLY - {"vqa", "efficiency"})
     captioner = answerer = None
     names = []
     if needed & GENERATOR_ONLY:
@@ -151,6 +152,8 @@ def _load_custom(model: ModelConfig, device: torch.device, families: Mapping[str
 def _serves(family: str, encoder: Any, captioner: Any, answerer: Any, classifier: Any) -> bool:
     if family in ENCODER_ONLY:
         return encoder is not None
+    if family == "efficiency":
+        return any(x is not None for x in (encoder, captioner, answerer, classifier))
     if family in GENERATOR_ONLY:
         return captioner is not None
     if family == "vqa":

@@ -43,7 +43,11 @@ class BaselineStore(Protocol):
 
 
 def run_to_json(run: RunResult) -> dict[str, Any]:
-    """A stored baseline: aggregates, per-sample statistics, fingerprints, environment."""
+    """A stored baseline: aggregates, per-sample statistics, fingerprints, environment.
+
+    A suite's ``skipped`` metrics (name -> reason) appear only when there are some, so
+    a run reaches pytest-xdist workers whole and older files stay as they were.
+    """
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -67,6 +71,7 @@ def run_to_json(run: RunResult) -> dict[str, Any]:
                     }
                     for m in suite.metrics.values()
                 },
+                **({"skipped": dict(suite.skipped)} if suite.skipped else {}),
             }
             for suite in run.suites
         },
@@ -103,7 +108,11 @@ def _suite_from_json(name: str, body: Mapping[str, Any]) -> SuiteResult:
             fingerprint=str(m["fingerprint"]), definition=MappingProxyType(dict(m["definition"])),
             stats=stats, per_sample=tuple(float(v) for v in m["per_sample"]),
         )
-    return SuiteResult(name, str(body["label"]), str(body["fingerprint"]), samples, MappingProxyType(metrics))
+    skipped = body.get("skipped", {})
+    if not isinstance(skipped, Mapping) or not all(isinstance(v, str) for v in skipped.values()):
+        raise TypeError(f"suite '{name}': 'skipped' must map metric names to reasons")
+    return SuiteResult(name, str(body["label"]), str(body["fingerprint"]), samples, MappingProxyType(metrics),
+                       MappingProxyType({str(k): v for k, v in skipped.items()}))
 
 
 def dumps(run: RunResult) -> str:

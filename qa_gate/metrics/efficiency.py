@@ -1,11 +1,14 @@
-"""Efficiency metrics: image-encoding latency per batch, throughput and peak memory.
+"""Efficiency metrics: latency per batch, throughput and peak memory of the model's main operation.
 
-The runner times every image-encoding batch (wall clock around the encoder call,
-the device synchronised before the clock stops on CUDA) and records the peak memory
-of that encoding: the allocator peak (``torch.cuda.max_memory_allocated``, reset just
-before the first batch) on CUDA, the process peak RSS (``ru_maxrss``) on CPU. The RSS
-peak is process-wide and monotone: it includes everything the process did before,
-so it only ever grows within a session.
+The operation is what the checkpoint does on the suite: image encoding (a dual
+encoder), caption generation (image-to-text), answering (VQA) or classification; the
+definition records which (``timed``). The runner times every batch of it (wall clock
+around the model call, the device synchronised before the clock starts and stops on
+CUDA) and records the peak memory of the operation: the allocator peak
+(``torch.cuda.max_memory_allocated``, reset just before the first batch) on CUDA, the
+process peak RSS (``ru_maxrss``) on CPU. The RSS peak is process-wide and monotone: it
+includes everything the process did before, so it only ever grows within a session.
+On CPU the device label names the CPU model and torch's thread count.
 
 The unit of measurement is the batch, but the metric contract is per-sample rows:
 each sample row holds its batch's latency in milliseconds, its share of the batch's

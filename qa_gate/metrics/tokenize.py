@@ -93,7 +93,8 @@ def ptb_tokenize(texts: Sequence[str]) -> list[str]:
     """pycocoevalcap's PTB tokenisation of each text, in one Java call."""
     if not texts:
         return []
-    java = java_executable("the PTB tokenizer (pycocoevalcap)")
+    java = java_executable("the PTB tokenizer of the captioning metrics "
+                           "(BLEU, CIDEr-D, ROUGE-L, METEOR; pycocoevalcap)")
     jar = pycocoevalcap_dir() / "tokenizer" / "stanford-corenlp-3.4.1.jar"
     body = "".join(_LINE_BREAKS.sub(" ", t) + "\n" for t in texts)
     with tempfile.TemporaryDirectory(prefix="qa-gate-ptb-") as tmp:
@@ -157,7 +158,7 @@ class TokenizedCaptions:
     def of(cls, inputs: CaptionInputs) -> TokenizedCaptions:
         """Checked and tokenised (one Java call); inputs marked ``tokenized`` are only checked."""
         ids, preds, refs = tuple(inputs.sample_ids), inputs.predictions(), inputs.references()
-        if getattr(inputs, "tokenized", False):
+        if getattr(inputs, "tokenized", False) is True:  # not merely truthy: a view's tokenized() method
             if not len(ids) == len(preds) == len(refs):
                 raise CaptionError("expected one prediction and one reference list per sample id")
             for sid, sample_refs in zip(ids, refs):

@@ -15,7 +15,7 @@ from typing import Any
 from qa_gate.diffs import SampleDelta, SliceDelta, oriented
 from qa_gate.gate import Check, Status, Verdict
 from qa_gate.report.families import LabelF1Table, TypeTable, label_f1_tables, vqa_type_tables
-from qa_gate.report.formatting import (format_definition, format_delta, format_detectable, format_drop,
+from qa_gate.report.formatting import (MISSING, format_definition, format_delta, format_detectable, format_drop,
                                        format_interval, format_number, format_rule, format_value, rule_unit)
 from qa_gate.report.trend import Trend, trends
 from qa_gate.results import CheckpointInfo, RunResult, SuiteResult
@@ -28,13 +28,14 @@ SHORT_SHA = 12
 TOO_SMALL_FACTOR = 2.0
 """A suite is too small to protect a metric when its smallest detectable drop exceeds this × the allowance."""
 
-_STATUS_RANK = {Status.FAIL: 0, Status.INCOMPARABLE: 1, Status.NO_BASELINE: 2, Status.PASS: 4}
+_STATUS_RANK = {Status.FAIL: 0, Status.INCOMPARABLE: 1, Status.NO_BASELINE: 2, Status.SKIPPED: 2, Status.PASS: 4}
 STATUS_EMOJI = {
     Status.PASS: "✅",
     Status.FAIL: "❌",
     Status.INCOMPARABLE: "⚠️",
     Status.NO_BASELINE: "➖",
     Status.UPDATED: "🔄",
+    Status.SKIPPED: "⏭️",
 }
 
 
@@ -59,6 +60,17 @@ class CheckRow:
     emoji: str
     message: str
     failed: bool
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A metric the run could not compute: ``golden/captions::meteor``, its skipped checks and why."""
+
+    id: str
+    checks: int
+    reason: str
+    emoji: str = STATUS_EMOJI[Status.SKIPPED]
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,8 @@ class ReportView:
     failures: tuple[CheckRow, ...]
     suites: tuple[SuiteView, ...]
     environment: tuple[tuple[Any, Any], ...]
+    skipped: tuple[SkippedRow, ...] = ()
+    skipped_checks: int = 0
 
 
 def check_row(check: Check) -> CheckRow:
@@ -155,9 +169,11 @@ def check_row(check: Check) -> CheckRow:
     return CheckRow(
         id=check.id, metric=f"{check.metric} [{check.slice}]" if check.slice else check.metric,
         rule=format_rule(check.rule), baseline=format_number(check.baseline),
-        candidate=format_number(check.value), delta=format_delta(check.delta),
+        candidate=MISSING if check.status is Status.SKIPPED else format_number(check.value),
+        delta=format_delta(check.delta),
         drop=format_drop(check.estimate, unit), detectable=format_detectable(check.estimate, unit),
         status=f"{emoji} {check.status.value}", emoji=emoji, message=check.message, failed=check.status.failed,
+        skipped=check.status is Status.SKIPPED,
     )
 
 
@@ -255,4 +271,6 @@ def report_view(verdict: Verdict) -> ReportView:
         created=run.created, baseline=verdict.baseline, baseline_source=verdict.baseline_source,
         notes=tuple(verdict.notes), failures=tuple(check_row(c) for c in failures_first(verdict.failures)),
         suites=tuple(suites), environment=tuple(sorted(run.environment.items(), key=lambda kv: str(kv[0]))),
+        skipped=tuple(SkippedRow(s.id, s.checks, s.reason) for s in verdict.skipped_metrics()),
+        skipped_checks=len(verdict.skipped),
     )

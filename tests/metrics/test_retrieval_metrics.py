@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa_gate.errors import AdapterError, GoldenError
 from qa_gate.metrics import retrieval
@@ -54,17 +56,20 @@ def random_suite(seed: int, n: int = 30, d: int = 6) -> FakeInputs:
 
 
 def brute_ranks(images: np.ndarray, captions: np.ndarray, owner: np.ndarray,
-                queries: list[int] | None = None) -> tuple[list[int], list[int]]:
-    """Literal definition: full similarity table, exact ``>=``, loops. ``queries``: image subset."""
+                queries: list[int] | None = None, tol: float = 0.0) -> tuple[list[int], list[int]]:
+    """Literal definition: full similarity table, ``>= positive - tol`` (exact by default), loops.
+
+    ``queries``: image subset (i2t: those images; t2i: their captions, image by image).
+    """
     sims = [[float(np.dot(c, im)) for im in images] for c in captions]
     i2t, t2i = [], []
     for i in (range(len(images)) if queries is None else queries):
         best = max(sims[j][i] for j in range(len(captions)) if owner[j] == i)
-        i2t.append(1 + sum(1 for j in range(len(captions)) if owner[j] != i and sims[j][i] >= best))
+        i2t.append(1 + sum(1 for j in range(len(captions)) if owner[j] != i and sims[j][i] >= best - tol))
     for i in (range(len(images)) if queries is None else queries):
         for j in (j for j in range(len(captions)) if owner[j] == i):
             pos = sims[j][owner[j]]
-            t2i.append(1 + sum(1 for t in range(len(images)) if t != owner[j] and sims[j][t] >= pos))
+            t2i.append(1 + sum(1 for t in range(len(images)) if t != owner[j] and sims[j][t] >= pos - tol))
     return i2t, t2i
 
 
@@ -198,3 +203,45 @@ def test_definitions_state_ties_and_differ() -> None:
     assert all("pessimistic (a tie counts against the model)" in d["ties"] for d in defs)
     assert len({fingerprint(d) for d in defs}) == len(ALL)
     assert len({cls.name for cls in ALL}) == len(ALL)
+
+
+def tied_suite(seed: int, n: int, d: int, grid: bool, dup_images: int, dup_captions: int) -> FakeInputs:
+    """1-4 captions per image; ties from copied rows and, with ``grid``, from rounding to a coarse grid
+    (exact duplicates, and equal cosines that differ in their last bits)."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(n, d))
+    owner = np.repeat(np.arange(n), rng.integers(1, 5, size=n))
+    rng.shuffle(owner)
+    captions = images[owner] + rng.normal(scale=1.2, size=(len(owner), d))
+    if grid:
+        images, captions = np.round(images * 1.5), np.round(captions * 1.5)
+    for rows, copies in ((images, dup_images), (captions, dup_captions)):
+        rows[~rows.any(axis=1), 0] = 1.0  # no zero vectors
+        for _ in range(copies):
+            rows[rng.integers(len(rows))] = rows[rng.integers(len(rows))]
+    return FakeInputs(normalise(images), normalise(captions), owner)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 10), d=st.integers(2, 4), grid=st.booleans(),
+       dup_images=st.integers(0, 3), dup_captions=st.integers(0, 4), data=st.data())
+def test_resampled_aggregate_equals_brute_force_on_resampled_queries(
+        seed, n, d, grid, dup_images, dup_captions, data) -> None:
+    """The row is the image: i2t queries are the resampled images, t2i queries their captions
+    (each image's captions as a group, repeated with it); the gallery is always the full suite."""
+    s = tied_suite(seed, n, d, grid, dup_images, dup_captions)
+    rows = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=15), label="rows")
+    batch = data.draw(st.lists(st.lists(st.integers(0, n - 1), min_size=3, max_size=3),
+                               min_size=1, max_size=3), label="batch")
+    expected = {tuple(q): brute_ranks(s.images, s.captions, s.owner, queries=q, tol=retrieval.TIE_TOL)
+                for q in [rows, *batch]}
+    for cls in ALL:
+        metric = cls()
+        stats = metric.per_sample(s, {})
+        i2t, t2i = expected[tuple(rows)]
+        assert float(metric.aggregate(stats[rows])) == pytest.approx(
+            brute_metric(metric.name, i2t, t2i), abs=1e-12), metric.name
+        values = metric.aggregate(stats[np.array(batch)])  # [b, m, k] at once
+        assert values.shape == (len(batch),)
+        for b, q in enumerate(batch):
+            assert values[b] == pytest.approx(brute_metric(metric.name, *expected[tuple(q)]), abs=1e-12), metric.name

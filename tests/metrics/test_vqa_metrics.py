@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.vqa import (
@@ -205,3 +207,32 @@ def test_matches_official_loop_on_random_inputs() -> None:
         expected = official_accuracy(prediction, answers)
         assert vqa_accuracy(prediction, answers) == pytest.approx(expected, abs=1e-12), (prediction, answers)
         assert vqa_accuracy(prediction, answers) == expected
+
+
+# A prediction (maybe padded with the blanks / trailing period the official code strips) and
+# 10 answers drawn from a small pool, so matches, case, punctuation and number words all occur.
+_DECORATED = st.tuples(st.sampled_from(["", " ", "\n"]), st.sampled_from(["", "\t", " ."]))
+VQA_SAMPLE = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=4).flatmap(
+    lambda pool: st.tuples(
+        st.tuples(_DECORATED, st.sampled_from(pool) | st.sampled_from(VOCAB)).map(lambda t: t[0][0] + t[1] + t[0][1]),
+        st.lists(st.sampled_from(pool), min_size=10, max_size=10)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(samples=st.lists(VQA_SAMPLE, min_size=1, max_size=10), data=st.data())
+def test_resampled_aggregate_equals_official_loop_on_resampled_inputs(samples, data) -> None:
+    predictions, answers = [p for p, _ in samples], [a for _, a in samples]
+    metric = VQAAccuracy()
+    stats = metric.per_sample(Inputs(predictions, answers), {"normalisation": "official"})
+    n = len(samples)
+    rows = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=15), label="rows")
+    expected = [official_accuracy(predictions[i], answers[i]) for i in rows]
+    assert float(metric.aggregate(stats[rows])) == pytest.approx(sum(expected) / len(expected), abs=1e-12)
+    # A batch of resamples at once: leading axes [b, m] are kept.
+    batch = np.array(data.draw(st.lists(st.lists(st.integers(0, n - 1), min_size=4, max_size=4),
+                                        min_size=1, max_size=4), label="batch"))
+    values = metric.aggregate(stats[batch])
+    assert values.shape == (len(batch),)
+    for b, row in enumerate(batch):
+        expected = [official_accuracy(predictions[i], answers[i]) for i in row]
+        assert values[b] == pytest.approx(sum(expected) / len(expected), abs=1e-12)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa_gate.errors import ConfigError, GoldenError
 from qa_gate.metrics import zeroshot
@@ -203,3 +206,44 @@ def test_definition_records_templates_and_ties() -> None:
     other = metric.definition({"templates": TEMPLATES}, "candidate")
     assert fingerprint(other) != fingerprint(default)
     assert len({fingerprint(cls().definition({}, "candidate")) for cls in ALL}) == len(ALL)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), n_classes=st.integers(2, 9), d=st.integers(3, 6),
+       data=st.data())
+def test_resampled_aggregate_equals_brute_force_and_sklearn(seed, n, n_classes, d, data) -> None:
+    """Continuous random embeddings (no ties): resampled rows aggregate to brute-force top-k and to
+    ``balanced_accuracy_score`` on the resampled samples, also when the resample drops a class."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(n, d))
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+    labels = rng.integers(0, n_classes, size=n)
+    labels[:2] = [0, 1]  # at least two classes present, so one can be dropped
+    inputs = FakeInputs(images, tuple(f"class{c}" for c in range(n_classes)), labels, seed=seed)
+    params = {"templates": TEMPLATES}
+    stats = {cls: cls().per_sample(inputs, params) for cls in ALL}
+    ranks = brute_ranks(inputs, TEMPLATES)
+    predicted = np.argmax(images @ np.stack(brute_class_embeddings(inputs, TEMPLATES)).T, axis=1)
+    assert [r == 1 for r in ranks] == (predicted == labels).tolist()  # no ties: rank 1 is the argmax
+
+    drawn = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=25), label="rows")
+    drop = data.draw(st.sampled_from(sorted(set(labels.tolist()))), label="dropped class")
+    keep = np.flatnonzero(labels != drop)
+    without = [int(keep[i % len(keep)]) for i in drawn]  # the same draw with one class gone
+    assert drop in labels and drop not in labels[without]
+    batch = np.array(data.draw(st.lists(st.lists(st.integers(0, n - 1), min_size=5, max_size=5),
+                                        min_size=1, max_size=3), label="batch"))
+    for cls in ALL:
+        metric = cls()
+        values = metric.aggregate(stats[cls][batch])  # [b, m, k] at once
+        assert values.shape == (len(batch),)
+        for rows, value in [(drawn, float(metric.aggregate(stats[cls][drawn]))),
+                            (without, float(metric.aggregate(stats[cls][without]))), *zip(batch.tolist(), values)]:
+            expected = brute_value(metric.name, [ranks[i] for i in rows], labels[rows].tolist())
+            assert value == pytest.approx(expected, abs=1e-12), (metric.name, rows)
+            if cls is ZeroShotMeanPerClassRecall:
+                with warnings.catch_warnings():  # "y_pred contains classes not in y_true"
+                    warnings.simplefilter("ignore")
+                    balanced = sklearn_metrics.balanced_accuracy_score(labels[rows], predicted[rows])
+                assert value == pytest.approx(balanced, abs=1e-12), rows
