@@ -80,7 +80,8 @@ def delta_interval(metric: MetricResult, base_metric: MetricResult, rows: Sequen
     impl = get_metric(metric.name)
     # Orientation "lower is better" makes the drop equal to candidate − baseline.
     _, deltas = paired_drops(impl.aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
-                             higher_is_better=False, relative=False, resamples=resamples, seed=seed)
+                             higher_is_better=False, relative=False, resamples=resamples, seed=seed,
+                             mean_sufficient=impl.mean_sufficient)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(deltas, [tail, 1.0 - tail], method="inverted_cdf")
     return float(low), float(high)

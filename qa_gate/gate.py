@@ -145,10 +145,12 @@ def _floor(rule: Rule, value: float) -> tuple[Status, str]:
 def _regression(rule: Rule, metric: MetricResult, base_metric: MetricResult, rows: Sequence[int],
                 base_rows: Sequence[int], config: GateConfig) -> tuple[Status, str, DropEstimate]:
     relative = rule.kind == "max_drop_pct"
+    impl = get_metric(metric.name)
     estimate = estimate_drop(
-        get_metric(metric.name).aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
+        impl.aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
         higher_is_better=metric.higher_is_better, relative=relative, allowed=rule.value,
         confidence=rule.confidence, resamples=config.resamples, seed=config.seed,
+        mean_sufficient=impl.mean_sufficient,
     )
     ok = judge_drop(estimate, rule.value + _EPS, rule.mode)
     unit = "%" if relative else ""

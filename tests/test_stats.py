@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from qa_gate.metrics.clip import CLIPScore
+from qa_gate.metrics.registry import get_metric, metric_names
 from qa_gate.stats import DropEstimate, estimate_drop, judge_drop, paired_drops
 
 CLIP_MEAN = CLIPScore().aggregate
@@ -238,3 +239,45 @@ def test_strict_refuses_a_drop_a_tiny_noisy_suite_cannot_bound() -> None:
 
 def test_strict_holds_when_the_suite_can_bound_the_drop() -> None:
     assert fail_rate(simulate(n=2000, noise=0.01, true_drop=0.0, runs=50), "strict") == 0.0
+
+
+def _valid_stats(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Plausible per-sample statistics of a mean-sufficient metric."""
+    if name.startswith("f1_"):
+        labels = 4
+        counts = rng.integers(0, 2, size=(n, 3 * labels)).astype(float)
+        return np.concatenate([counts, np.full((n, 1), float(rng.integers(0, 2)))], axis=1)
+    if name in ("cer", "wer"):
+        return np.stack([rng.integers(0, 5, n), rng.integers(1, 9, n)], axis=1).astype(float)
+    return rng.random((n, 1))
+
+
+MEAN_SUFFICIENT = [name for name in metric_names() if get_metric(name).mean_sufficient]
+
+
+def test_the_mean_sufficient_metrics_are_the_ratio_and_mean_ones() -> None:
+    assert set(MEAN_SUFFICIENT) == {"f1_micro", "f1_macro", "f1_weighted", "cer", "wer", "vqa_accuracy"}
+
+
+@pytest.mark.parametrize("name", MEAN_SUFFICIENT)
+def test_a_mean_sufficient_aggregate_only_reads_the_mean_row(name: str) -> None:
+    metric, rng = get_metric(name), np.random.default_rng(3)
+    for n in (1, 7, 40):
+        stats = _valid_stats(name, rng, n)
+        assert metric.aggregate(stats) == pytest.approx(metric.aggregate(stats.mean(axis=0, keepdims=True)), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", MEAN_SUFFICIENT)
+def test_counted_resamples_equal_gathered_ones(name: str) -> None:
+    metric, rng = get_metric(name), np.random.default_rng(4)
+    base = _valid_stats(name, rng, 30)
+    cand = _valid_stats(name, rng, 30)
+    if name.startswith("f1_"):
+        cand[:, -1] = base[0, -1]  # one zero_division per suite
+    for relative in (False, True):
+        kwargs = dict(higher_is_better=metric.higher_is_better, relative=relative, resamples=300, seed=5,
+                      chunk_elements=1000)
+        point, gathered = paired_drops(metric.aggregate, cand, base, **kwargs)
+        counted_point, counted = paired_drops(metric.aggregate, cand, base, mean_sufficient=True, **kwargs)
+        assert counted_point == point
+        np.testing.assert_allclose(counted, gathered, rtol=0, atol=1e-12)

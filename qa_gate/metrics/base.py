@@ -47,6 +47,9 @@ class Metric:
     version: ClassVar[int] = 1
     needs: ClassVar[tuple[str, ...]] = ()
     """Sample fields the metric reads (``"caption"``, ``"references"``, ``"tag:{param}"`` for the tag a param names)."""
+    mean_sufficient: ClassVar[bool] = False
+    """True when ``aggregate(stats)`` depends only on the mean of the rows (a mean, or a ratio of
+    sums): the bootstrap then aggregates each resample's mean row instead of gathering all rows."""
     family: ClassVar[str] = "alignment"
     """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency``
     (a dual encoder), ``caption``, ``ocr`` (an image-to-text model), ``scored_caption`` (an

@@ -196,6 +196,7 @@ class F1Micro(_MultilabelF1):
 
     name: ClassVar[str] = "f1_micro"
     average: ClassVar[str] = "micro"
+    mean_sufficient: ClassVar[bool] = True  # F1 from summed counts is scale-free
 
 
 class F1Macro(_MultilabelF1):
@@ -203,6 +204,7 @@ class F1Macro(_MultilabelF1):
 
     name: ClassVar[str] = "f1_macro"
     average: ClassVar[str] = "macro"
+    mean_sufficient: ClassVar[bool] = True  # F1 from summed counts is scale-free
 
 
 class F1Samples(_MultilabelF1):
@@ -217,3 +219,4 @@ class F1Weighted(_MultilabelF1):
 
     name: ClassVar[str] = "f1_weighted"
     average: ClassVar[str] = "weighted"
+    mean_sufficient: ClassVar[bool] = True  # F1 from summed counts is scale-free

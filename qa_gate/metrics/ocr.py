@@ -104,6 +104,7 @@ class _EditRate(Metric):
     higher_is_better: ClassVar[bool] = False
     params: ClassVar[Mapping[str, Any]] = {"lowercase": False}
     columns: ClassVar[tuple[str, ...]] = ("errors", "reference_length")
+    mean_sufficient: ClassVar[bool] = True  # summed edits / summed length (references are never all empty)
     needs: ClassVar[tuple[str, ...]] = ("text",)
     family: ClassVar[str] = "ocr"
 

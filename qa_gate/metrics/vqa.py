@@ -200,6 +200,7 @@ class VQAAccuracy(Metric):
     params: ClassVar[Mapping[str, Any]] = {"normalisation": "official", "prompt": RANKING_PROMPT}
     needs: ClassVar[tuple[str, ...]] = ("question", "answers")
     family: ClassVar[str] = "vqa"
+    mean_sufficient: ClassVar[bool] = True
 
     def check_params(self, params: Mapping[str, Any]) -> str | None:
         """``normalisation`` is a known mode; the ranking ``prompt`` places ``{answer}`` (and may place ``{question}``)."""
