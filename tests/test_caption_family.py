@@ -264,3 +264,35 @@ def test_generated_captions_without_a_scorer_are_refused(tmp_path: Path, caption
                                           r"captions the model writes with a fixed dual encoder, but the file has no "
                                           r"'scorer' section"):
         load_config(thresholds)
+
+
+def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, captioner_dir: Path) -> None:
+    """Capitals and punctuation in the references: our scores still equal pycocoevalcap's on the
+    PTB-tokenised text (a gate that skipped tokenisation would score 'RED!' as a different word)."""
+    import yaml
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+    from qa_gate.engine import prepare, score
+    from qa_gate.golden import write_hashes
+
+    thresholds = _project(tmp_path, captioner_dir)
+    suite_dir = tmp_path / "golden" / "tiny"
+    data = yaml.safe_load((suite_dir / "manifest.yaml").read_text())
+    for sample in data["samples"]:
+        colour = sample["tags"]["colour"]
+        sample["references"] = [f"A {colour.upper()} square, that is {colour}!", f"The square: {colour.title()}."]
+    (suite_dir / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    write_hashes(suite_dir)
+    prepared = prepare(thresholds)
+    suite = score(prepared).suite("tiny")
+    samples = prepared.suites[0].samples
+    outputs = {s.id: s.output for s in suite.samples}
+    gts = PTBTokenizer().tokenize({s.id: [{"caption": r} for r in (*s.references, s.caption)] for s in samples})
+    res = PTBTokenizer().tokenize({s.id: [{"caption": outputs[s.id]}] for s in samples})
+    assert suite.metrics["bleu4"].value == pytest.approx(Bleu(4).compute_score(gts, res, verbose=0)[0][3], abs=1e-12)
+    assert suite.metrics["cider"].value == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
+    assert suite.metrics["rouge_l"].value == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
+    assert suite.metrics["rouge_l"].value > 0

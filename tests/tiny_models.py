@@ -31,14 +31,18 @@ _VISION = {"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_s
 def build_tiny_blip_vqa(folder: Path) -> Path:
     """A ``BlipForQuestionAnswering`` with a ``BlipProcessor`` (``BlipImageProcessor`` at 32 px and
     a ``BertTokenizer`` from a hand-written ``vocab.txt``) saved in ``folder``."""
+    return _build_tiny_blip(folder, "BlipForQuestionAnswering")
+
+
+def build_tiny_blip_captioner(folder: Path) -> Path:
+    """A ``BlipForConditionalGeneration`` (BLIP captioning) with the same processor, saved in ``folder``."""
+    return _build_tiny_blip(folder, "BlipForConditionalGeneration")
+
+
+def _build_tiny_blip(folder: Path, architecture: str) -> Path:
     import torch
-    from transformers import (
-        BertTokenizer,
-        BlipConfig,
-        BlipForQuestionAnswering,
-        BlipImageProcessor,
-        BlipProcessor,
-    )
+    import transformers
+    from transformers import BertTokenizer, BlipConfig, BlipImageProcessor, BlipProcessor
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,10 +56,9 @@ def build_tiny_blip_vqa(folder: Path) -> Path:
             "bos_token_id": ids["[DEC]"], "sep_token_id": ids["[SEP]"], "eos_token_id": ids["[SEP]"]}
     # BLIP's default vision initializer_range, 1e-10, makes every image look alike
     vision = {**_VISION, "initializer_range": 0.02}
-    config = BlipConfig(text_config=text, vision_config=vision, projection_dim=16,
-                        architectures=["BlipForQuestionAnswering"])
+    config = BlipConfig(text_config=text, vision_config=vision, projection_dim=16, architectures=[architecture])
     torch.manual_seed(0)
-    model = BlipForQuestionAnswering(config).eval()
+    model = getattr(transformers, architecture)(config).eval()
     with torch.no_grad():
         embeddings = model.text_decoder.get_input_embeddings().weight  # tied to the output layer
         embeddings[: len(_BERT_SPECIAL)] = 0.0  # words, not [SEP], win greedily

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.base import import_backend
 from qa_gate.adapters.captioner import decoding_settings
-from qa_gate.adapters.kinds import first_line, load_complete, read_config
+from qa_gate.adapters.kinds import architecture_class, first_line, load_complete, read_config
 from qa_gate.adapters.transformers import refuse_pickle_only
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
@@ -103,21 +103,6 @@ def _drops_token_type_ids(model: Any) -> bool:
     return "token_type_ids" not in inspect.signature(model.forward).parameters
 
 
-def _model_class(transformers: Any, config: Any, checkpoint: str) -> Any:
-    """The class named in ``config.architectures``: an auto class may load a BLIP VQA
-    checkpoint as the captioner, silently dropping the question encoder."""
-    for name in getattr(config, "architectures", None) or ():
-        cls = getattr(transformers, name, None)
-        if cls is not None:
-            return cls
-    for name in _AUTO_CLASSES:
-        cls = getattr(transformers, name, None)
-        if cls is not None and type(config) in getattr(cls, "_model_mapping", {}):
-            return cls
-    raise AdapterError(f"model.checkpoint: '{checkpoint}' (model_type {config.model_type!r}) is not a "
-                       "visual question answering or image-text-to-text model that transformers knows")
-
-
 def load_transformers_answerer(model: ModelConfig, device: torch.device) -> tuple[TransformersAnswerer, str]:
     """The VQA model (its ``config.architectures`` class) and ``AutoProcessor``, in eval mode."""
     transformers = import_backend("transformers", "transformers")
@@ -126,7 +111,9 @@ def load_transformers_answerer(model: ModelConfig, device: torch.device) -> tupl
         refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
     config = read_config(model.checkpoint)
-    net = load_complete(_model_class(transformers, config, model.checkpoint), model.checkpoint, **kwargs)
+    cls = architecture_class(transformers, config, model.checkpoint, _AUTO_CLASSES,
+                               "a visual question answering or image-text-to-text model")
+    net = load_complete(cls, model.checkpoint, **kwargs)
     if not hasattr(net, "generate"):
         raise AdapterError(f"model.checkpoint: '{model.checkpoint}' loads as {type(net).__name__}, which "
                            "cannot generate answers; expected a generative VQA model such as "

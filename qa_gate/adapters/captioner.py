@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.base import import_backend
+from qa_gate.adapters.kinds import architecture_class, load_complete, read_config
 from qa_gate.adapters.transformers import refuse_pickle_only
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 MAX_NEW_TOKENS = 30
+# auto classes tried when config.json names no architecture transformers knows
+_AUTO_CLASSES = ("AutoModelForImageTextToText", "AutoModelForVision2Seq", "VisionEncoderDecoderModel")
 
 
 def decoding_settings(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,23 +49,6 @@ class TransformersCaptioner:
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
-def _auto_model(transformers: Any, checkpoint: str, kwargs: Mapping[str, Any]) -> Any:
-    """``AutoModelForImageTextToText`` (``AutoModelForVision2Seq`` before transformers 5),
-    then ``VisionEncoderDecoderModel``, which newer auto classes no longer map."""
-    errors = []
-    for name in ("AutoModelForImageTextToText", "AutoModelForVision2Seq", "VisionEncoderDecoderModel"):
-        cls = getattr(transformers, name, None)
-        if cls is None:
-            continue
-        try:
-            return cls.from_pretrained(checkpoint, **kwargs)
-        except (OSError, ValueError, KeyError) as exc:
-            errors.append(exc)
-    first = str(errors[-1]).strip().splitlines()[0] if errors and str(errors[-1]).strip() else "no model class"
-    raise AdapterError(f"model.checkpoint: transformers could not load '{checkpoint}' as an "
-                       f"image-to-text model: {first}")
-
-
 def load_transformers_captioner(model: ModelConfig, device: torch.device) -> tuple[TransformersCaptioner, str]:
     """The image-to-text model, ``AutoImageProcessor`` and ``AutoTokenizer``, in eval mode."""
     transformers = import_backend("transformers", "transformers")
@@ -70,7 +56,9 @@ def load_transformers_captioner(model: ModelConfig, device: torch.device) -> tup
     if not model.allow_pickle:
         refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
-    net = _auto_model(transformers, model.checkpoint, kwargs)
+    cls = architecture_class(transformers, read_config(model.checkpoint), model.checkpoint, _AUTO_CLASSES,
+                             "an image-to-text model")
+    net = load_complete(cls, model.checkpoint, **kwargs)
     if not hasattr(net, "generate"):
         raise AdapterError(f"model.checkpoint: '{model.checkpoint}' loads as {type(net).__name__}, "
                            "which cannot generate text")

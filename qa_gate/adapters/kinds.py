@@ -8,7 +8,7 @@ such as a base model loaded under a task head.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qa_gate.adapters.base import import_backend
@@ -99,6 +99,25 @@ def _model_type_kind(transformers: Any, model_type: str | None) -> str | None:
         if isinstance(name, str) and _class_kind(name, getattr(transformers, name, None)) == kind:
             return kind
     return None
+
+
+def architecture_class(transformers: Any, config: Any, checkpoint: str, auto_classes: Sequence[str],
+                       what: str) -> Any:
+    """The class named in ``config.architectures``, else the first of ``auto_classes`` mapping the config.
+
+    The named class first: an auto class may load a checkpoint as a sibling architecture (a BLIP
+    VQA checkpoint as the BLIP captioner), silently dropping weights it has no place for.
+    """
+    for name in getattr(config, "architectures", None) or ():
+        cls = getattr(transformers, name, None)
+        if cls is not None:
+            return cls
+    for name in auto_classes:
+        cls = getattr(transformers, name, None)
+        if cls is not None and type(config) in getattr(cls, "_model_mapping", {}):
+            return cls
+    raise AdapterError(f"model.checkpoint: '{checkpoint}' (model_type {config.model_type!r}) is not {what} "
+                       "that transformers knows")
 
 
 def load_complete(cls: Any, checkpoint: str, **kwargs: Any) -> Any:

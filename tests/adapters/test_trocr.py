@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import CHARACTERS, build_tiny_trocr
+from tiny_models import CHARACTERS, build_tiny_blip_captioner, build_tiny_trocr
 
 from qa_gate.adapters.captioner import load_transformers_captioner
 from qa_gate.config import ModelConfig
@@ -59,3 +59,36 @@ def test_the_character_tokenizer_round_trips(trocr: Path) -> None:
     ids = tokenizer("ab 12 c")["input_ids"]
     assert len(ids) == 7
     assert tokenizer.decode(ids, skip_special_tokens=True) == "ab 12 c"
+
+
+def test_a_blip_captioner_loads_and_captions_as_generate_does(tmp_path: Path) -> None:
+    """BLIP captioning (``BlipForConditionalGeneration``) through the same adapter: unconditional captions."""
+    from PIL import Image
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    folder = build_tiny_blip_captioner(tmp_path / "blip")
+    captioner, name = load_transformers_captioner(
+        ModelConfig("transformers", str(folder), options={"max_new_tokens": MAX_NEW_TOKENS}), CPU)
+    assert name == "transformers:BlipForConditionalGeneration"
+    images = [Image.new("RGB", (40, 40), colour) for colour in ((250, 10, 10), (10, 10, 250), (240, 240, 240))]
+    model, processor = BlipForConditionalGeneration.from_pretrained(folder).eval(), BlipProcessor.from_pretrained(folder)
+    with torch.inference_mode():
+        ids = model.generate(pixel_values=processor(images=images, return_tensors="pt")["pixel_values"],
+                             do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS)
+    expected = [t.strip() for t in processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+    assert captioner.generate(images) == expected
+    assert all(expected)
+
+
+def test_a_captioner_missing_weights_is_refused(tmp_path: Path) -> None:
+    """A checkpoint whose weights do not cover its architecture would caption with random layers."""
+    from safetensors.torch import load_file, save_file
+
+    from qa_gate.errors import AdapterError
+
+    folder = build_tiny_blip_captioner(tmp_path / "blip")
+    weights = load_file(str(folder / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if not k.startswith("text_decoder.")}, str(folder / "model.safetensors"),
+              metadata={"format": "pt"})
+    with pytest.raises(AdapterError, match=r"^model\.checkpoint: "):
+        load_transformers_captioner(ModelConfig("transformers", str(folder)), CPU)
