@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa_gate.task_views import generated_texts
 
 if TYPE_CHECKING:
     import torch
@@ -159,11 +160,7 @@ class CaptionView:
     def predictions(self) -> list[str]:
         """One generated caption per sample, generated once per suite (shared with OCR)."""
         if self._predictions is None:
-            out = self._inputs.batched("generation", self.captioner.generate)
-            if len(out) != len(self._inputs.suite.samples) or not all(isinstance(o, str) for o in out):
-                raise RuntimeError(f"the captioner returned {len(out)} captions for "
-                                   f"{len(self._inputs.suite.samples)} images; expected one string each")
-            self._predictions = list(out)
+            self._predictions = generated_texts(self._inputs, "generation", self.captioner.generate)
         return list(self._predictions)
 
     def references(self) -> list[list[str]]:

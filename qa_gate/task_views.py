@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from qa_gate.runner import SuiteInputs
 
 
-def _generate(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:
+def generated_texts(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:
     """The timed, batched ``operation`` (``SuiteInputs.batched``), checked to give one string per sample."""
     out = inputs.batched(operation, run, extra)
     if len(out) != len(inputs.suite.samples) or not all(isinstance(o, str) for o in out):
@@ -70,7 +70,7 @@ class VQAView:
             samples = self._inputs.suite.samples
             if self._inputs.answerer is not None:
                 questions = [s.question or "" for s in samples]
-                self._predictions = _generate(self._inputs, "answering", self._inputs.answerer.answer, questions)
+                self._predictions = generated_texts(self._inputs, "answering", self._inputs.answerer.answer, questions)
             else:
                 self._predictions = self._rank()
         return list(self._predictions)
@@ -118,7 +118,7 @@ class OCRView:
     def predictions(self) -> list[str]:
         """One transcription per image, generated once."""
         if self._predictions is None:
-            self._predictions = _generate(self._inputs, "generation", self._inputs.captioner.generate)
+            self._predictions = generated_texts(self._inputs, "generation", self._inputs.captioner.generate)
         return list(self._predictions)
 
     def references(self) -> list[str]:
