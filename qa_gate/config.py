@@ -145,6 +145,7 @@ SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _TOP_KEYS = ("version", "model", "scorer", "gate", "baseline", "report", "suites")
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
                "batch_size", "allow_pickle", "options")
+_SCORER_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "allow_pickle", "options")
 _SUITE_KEYS = ("path", "metrics", "slices")
 OPTION_NAMES: Mapping[str, str] = MappingProxyType({
     "checkpoint": "--mm-checkpoint", "adapter": "--mm-adapter", "model_name": "--mm-model-name",
@@ -184,7 +185,7 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         ref = git_ref(overrides.baseline_ref, _option("baseline_ref"))
     accept = overrides.accept_baseline_change
     suites = _suites(data.get("suites", MISSING), where / "suites", base, gate)
-    scorer = None if data.get("scorer") is None else _model(data["scorer"], where / "scorer", base, Overrides())
+    scorer = None if data.get("scorer") is None else _scorer(data["scorer"], where / "scorer", base)
     _check_scorer(suites, scorer, where)
     return GateConfig(
         source=Path(path).absolute(),
@@ -201,6 +202,16 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
             accept, _option("accept_baseline_change"), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
     )
+
+
+def _scorer(raw: Any, where: Where, base: Path) -> ModelConfig:
+    """The ``scorer`` section: a model section without device, dtype and batch size (it runs with the model's)."""
+    data = mapping(raw, where, "a mapping with 'adapter' and 'checkpoint'")
+    for key in ("device", "dtype", "batch_size"):
+        if key in data:
+            raise (where / key).error(f"the scorer runs with the model's {key}; set it in the 'model' section")
+    check_keys(data, where, _SCORER_KEYS)
+    return _model(data, where, base, Overrides())
 
 
 def _check_scorer(suites: tuple[SuiteConfig, ...], scorer: ModelConfig | None, where: Where) -> None:

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_gate.task_views import generated_texts
+from qa_gate.errors import AdapterError
+from qa_gate.task_views import (
+    MultilabelView,
+    OCRView,
+    VQAView,
+    family_params,
+    generated_texts,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -92,8 +99,10 @@ class EfficiencyView:
             self.operation = "generation"
         elif inputs.answerer is not None:
             self.operation = "answering"
-        else:
+        elif inputs.classifier is not None:
             self.operation = "classification"
+        else:
+            raise AdapterError("the efficiency metrics time the model's main operation; no model was loaded")
 
     def _run(self) -> None:
         inputs = self._inputs
@@ -116,11 +125,21 @@ class EfficiencyView:
         self._run()
         return float(self._inputs.stopwatches[self.operation].peak_memory_mb or 0.0)
 
-    def measurement(self) -> dict[str, str | int]:
-        """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions."""
-        return {"device": device_label(self._inputs.device), "batch_size": self._inputs.batch_size,
-                "autocast": autocast_label(self._inputs.dtype), "timed": self.operation,
-                "memory": "cuda allocator peak" if self._inputs.device.type == "cuda" else "process peak rss"}
+    def measurement(self) -> dict[str, Any]:
+        """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions.
+
+        Image encoding, the first operation timed, is implied (so older definitions still match);
+        another operation is named, with the settings it ran with (decoding changes the time).
+        """
+        inputs = self._inputs
+        out: dict[str, Any] = {"device": device_label(inputs.device), "batch_size": inputs.batch_size,
+                               "autocast": autocast_label(inputs.dtype),
+                               "memory": "cuda allocator peak" if inputs.device.type == "cuda" else "process peak rss"}
+        if self.operation != "image encoding":
+            runner = {"generation": inputs.captioner, "answering": inputs.answerer,
+                      "classification": inputs.classifier}[self.operation]
+            out.update(timed=f"{self.operation} per batch, wall clock", settings=dict(runner.settings))
+        return out
 
 
 def device_label(device: torch.device) -> str:
@@ -205,8 +224,6 @@ class ScoredCaptionInputs:
 def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
           views: dict[tuple[str, str], object]) -> object:
     """The inputs object a metric family reads."""
-    from qa_gate.task_views import MultilabelView, OCRView, VQAView, family_params
-
     if family == "alignment":
         return inputs
     if family == "scored_caption":

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.errors import GoldenError
-from qa_gate.manifest import MANIFEST, Sample, parse_manifest
+from qa_gate.manifest import MANIFEST, Sample, as_written, parse_manifest
 
 __all__ = ["HASHES", "MANIFEST", "Sample", "Suite", "load_suite", "open_image", "sample_hint",
            "verify_suite", "write_hashes"]
@@ -97,7 +97,20 @@ def _read_yaml(path: Path, problems: _Problems) -> Any:
     import yaml
 
     class _Loader(yaml.SafeLoader):
-        """SafeLoader that refuses a key given twice in one mapping (plain safe_load keeps the last)."""
+        """SafeLoader that refuses a key given twice in one mapping (plain safe_load keeps the last),
+        reads booleans as YAML 1.2 does and keeps how each number was written."""
+
+    # YAML 1.2 booleans: only true/True/TRUE/false/False/FALSE, so VQA answers yes/no/on/off stay text.
+    # The resolver table is copied onto the subclass; SafeLoader's own is left as it is.
+    bool_tag = "tag:yaml.org,2002:bool"
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    _Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+    def number(loader: _Loader, node: Any) -> int | float:
+        value = loader.construct_yaml_int(node) if node.tag.endswith(":int") else loader.construct_yaml_float(node)
+        return as_written(value, node.value)  # so '1:30' or '1.10' can be quoted back, not read as 90 or 1.1
 
     def mapping(loader: _Loader, node: Any, deep: bool = False) -> Any:
         keys = [k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and not k.tag.endswith(":merge")]
@@ -107,6 +120,8 @@ def _read_yaml(path: Path, problems: _Problems) -> Any:
         return loader.construct_mapping(node, deep=deep)
 
     _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    _Loader.add_constructor("tag:yaml.org,2002:int", number)
+    _Loader.add_constructor("tag:yaml.org,2002:float", number)
     try:
         with path.open(encoding="utf-8") as handle:
             return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass

@@ -7,6 +7,16 @@ A sample has an ``id`` and an ``image``; every other field serves a task family:
 ``text`` (OCR). Whether a family's metric finds what it needs is checked later,
 against the configured metrics (``runner.check_samples``); here each field only
 has to be well-formed.
+
+YAML turns some bare answers into other types. golden's loader reads booleans as
+YAML 1.2 does (only ``true``/``false`` in any of three cases), so ``yes``, ``no``,
+``on`` and ``off`` stay text, and it keeps how each number was written
+(``as_written``). In the text fields (``question``, ``question_type``,
+``answer_type``, ``text``, the items of ``answers``, ``choices`` and ``labels``, and
+the top-level ``labels``) an integer becomes its text (``2`` -> ``"2"``) and a
+boolean ``"true"``/``"false"``, as tags do. A float, or an integer not written as
+plain decimal (``1:30`` is 90 in YAML 1.1, ``007`` is 7), is refused with a hint
+to quote it: converting it back could not give what was written.
 """
 
 from __future__ import annotations
@@ -37,6 +47,65 @@ def _unique_texts(v: Any) -> bool:
     return _texts(v) and len(set(v)) == len(v)
 
 
+class _WrittenInt(int):
+    """A YAML integer with the text it was read from (``as_written``)."""
+
+    written: str
+
+
+class _WrittenFloat(float):
+    """A YAML float with the text it was read from (``as_written``)."""
+
+    written: str
+
+
+def as_written(value: int | float, text: str) -> int | float:
+    """``value``, a number the YAML loader read from ``text``, remembering ``text``.
+
+    It still compares and computes as the number; a text field that holds it can
+    then quote back what the manifest wrote (``1:30``, ``1.10``) rather than ``90`` or ``1.1``.
+    """
+    kept = _WrittenInt(value) if isinstance(value, int) else _WrittenFloat(value)
+    kept.written = text
+    return kept
+
+
+TEXT_FIELDS = ("question", "question_type", "answer_type", "text")
+TEXT_LISTS = ("answers", "choices", "labels")
+"""Sample fields (and lists of them) whose YAML integers and booleans are read as text."""
+_REFUSED = object()  # a number in a text field that cannot become text as written; already reported
+
+
+def _as_text(value: Any, where: str, problems: ProblemSink) -> Any:
+    """``value`` from a text field: a boolean as ``"true"``/``"false"``, a plain decimal integer as its
+    digits; a float or an oddly written integer is reported and ``_REFUSED``; anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, (int, float)):
+        return value
+    written = getattr(value, "written", None) or str(value)
+    if isinstance(value, int) and written == str(int(value)):
+        return written
+    problems.add(f'{where}: {written} is a YAML number; quote it ("{written}") so it stays as written')
+    return _REFUSED
+
+
+def _with_texts(entry: Mapping[str, Any], where: str, problems: ProblemSink) -> tuple[dict[str, Any], set[str]]:
+    """``entry`` with the numbers and booleans of its text fields made text, and the fields refused."""
+    fixed, refused = dict(entry), set()
+    for key in TEXT_FIELDS:
+        if key in fixed:
+            fixed[key] = _as_text(fixed[key], f"{where}: {key}", problems)
+            if fixed[key] is _REFUSED:
+                refused.add(key)
+    for key in TEXT_LISTS:
+        if isinstance(fixed.get(key), list):
+            fixed[key] = [_as_text(x, f"{where}: {key}[{j}]", problems) for j, x in enumerate(fixed[key])]
+            if any(x is _REFUSED for x in fixed[key]):
+                refused.add(key)
+    return fixed, refused
+
+
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "image": (_text, "a non-empty path relative to the suite folder"),
     "caption": (lambda v: isinstance(v, str), "a string"),
@@ -49,8 +118,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "question_type": (_text, "a non-empty string"),
     "answer_type": (_text, "a non-empty string"),
     "choices": (_unique_texts, "a list of distinct non-empty strings (the candidate answers)"),
-    "labels": (lambda v: isinstance(v, list) and all(_text(x) for x in v) and len(set(v)) == len(v),
-               "a list of distinct label names from the suite's top-level 'labels'"),
+    "labels": (_unique_texts, "a list of distinct label names from the suite's top-level 'labels'"),
     "text": (lambda v: isinstance(v, str), "a string (the reference transcription)"),
 }
 SAMPLE_KEYS = ("id", *_FIELDS)
@@ -99,9 +167,11 @@ class Sample:
 
 
 def show(value: object) -> str:
-    """A bad value as an error message shows it: short repr and type."""
-    text = repr(value) if len(repr(value)) <= 80 else repr(value)[:80] + "…"
-    return "nothing" if value is None else f"{text} ({type(value).__name__})"
+    """A bad value as an error message shows it: short repr (a YAML number as written) and type."""
+    text = getattr(value, "written", None) or repr(value)
+    text = text if len(text) <= 80 else text[:80] + "…"
+    kind = next(t for t in type(value).__mro__ if t.__module__ == "builtins").__name__  # int, not _WrittenInt
+    return "nothing" if value is None else f"{text} ({kind})"
 
 
 def _tags(entry: Mapping[str, Any], where: str, problems: ProblemSink) -> dict[str, str] | None:
@@ -144,8 +214,11 @@ def parse_sample(i: int, entry: Any, labels: tuple[str, ...] | None, problems: P
         if key not in SAMPLE_KEYS:
             problems.add(f"{where}: unknown field {key!r}{did_you_mean(str(key), SAMPLE_KEYS)}; "
                          f"expected {one_of(SAMPLE_KEYS)}")
-    bad = False
+    entry, refused = _with_texts(entry, where, problems)
+    bad = bool(refused)
     for key, (valid, expected) in _FIELDS.items():
+        if key in refused:
+            continue
         if (key == "image" or entry.get(key) is not None) and not valid(entry.get(key)):
             problems.add(f"{where}: field {key!r} must be {expected}, got {show(entry.get(key))}")
             bad = True
@@ -191,11 +264,16 @@ def parse_manifest(data: Any, problems: ProblemSink,
         problems.add(f"{MANIFEST}: 'description' must be a string, got {show(data['description'])}")
     labels: tuple[str, ...] | None = None
     if data.get("labels") is not None:
-        if _unique_texts(data["labels"]) and data["labels"]:
-            labels = tuple(data["labels"])
+        given = data["labels"]
+        if isinstance(given, list):
+            given = [_as_text(x, f"{MANIFEST}: labels[{j}]", problems) for j, x in enumerate(given)]
+        if isinstance(given, list) and any(x is _REFUSED for x in given):
+            labels = ()
+        elif _unique_texts(given) and given:
+            labels = tuple(given)
         else:
             problems.add(f"{MANIFEST}: 'labels' must be a non-empty list of distinct label names, "
-                         f"got {show(data['labels'])}")
+                         f"got {show(given)}")
             labels = ()
     raw = data.get("samples")
     if not isinstance(raw, list):

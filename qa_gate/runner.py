@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa_gate.config import GateConfig, SuiteConfig
-from qa_gate.errors import GoldenError
+from qa_gate.errors import AdapterError, GoldenError
 from qa_gate.families import (
     CaptionView,
     EfficiencyView,
@@ -30,7 +30,6 @@ from qa_gate.task_views import MultilabelView, OCRView, VQAView
 
 if TYPE_CHECKING:
     import torch
-    from PIL.Image import Image
 
     from qa_gate.adapters.capabilities import LoadedModel
 
@@ -62,10 +61,14 @@ class SuiteInputs:
         """One per model operation run on the suite (``image encoding``, ``generation``, ``answering``,
         ``classification``): the batches' timings and the operation's peak memory."""
 
-    def batched(self, operation: str, call: Callable[[list[Image]], Any],
-                extra: Sequence[Any] | None = None) -> list[Any]:
+    def batched(self, operation: str, call: Callable[..., Any], extra: Sequence[Any] | None = None) -> list[Any]:
         """``call(images[, extra])`` over the suite in batches under inference mode, each batch timed
-        on ``stopwatches[operation]``; the outputs of all batches, concatenated (computed once)."""
+        on ``stopwatches[operation]``, computed once.
+
+        ``generation`` and ``answering`` return a list with one item per image: the result is those
+        items, in sample order. Other operations return a ``[batch, ...]`` array per batch: the
+        result is those arrays. Either way an adapter returning another count is refused.
+        """
         if operation not in self._outputs:
             watch = self.stopwatches[operation] = Stopwatch(self.device)
             out: list[Any] = []
@@ -75,7 +78,7 @@ class SuiteInputs:
                 args = (images,) if extra is None else (images, list(extra[start:start + self.batch_size]))
                 with inference(self.device, self.dtype), watch.batch(len(images)):
                     result = call(*args)
-                out.extend(result if isinstance(result, list) else [result])
+                out.extend(_checked(operation, result, len(images)))
             watch.stop()
             self._outputs[operation] = out
         return self._outputs[operation]
@@ -92,7 +95,7 @@ class SuiteInputs:
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
             with inference(self.device, self.dtype):
-                rows = _normalise(self.encoder.encode_texts(batch))
+                rows = _normalise(_checked("text encoding", self.encoder.encode_texts(batch), len(batch))[0])
             self._texts.update(zip(batch, rows))
         return np.stack([self._texts[t] for t in texts])
 
@@ -111,24 +114,67 @@ class SuiteInputs:
         return self._encode(texts), owner
 
 
+PER_SAMPLE_OPERATIONS = ("generation", "answering")
+
+
+def _checked(operation: str, result: Any, count: int) -> list[Any]:
+    """The items ``result`` adds to ``operation``'s output: its ``count`` texts, or itself as one
+    ``[count, ...]`` array; an ``AdapterError`` saying what came back otherwise."""
+    if operation in PER_SAMPLE_OPERATIONS:
+        if not isinstance(result, (list, tuple)) or len(result) != count:
+            got = f"{len(result)} items" if isinstance(result, (list, tuple)) else type(result).__name__
+            raise AdapterError(f"the model's {operation} returned {got} for a batch of {count} images; "
+                               "expected a list with one string per image")
+        bad = next((x for x in result if not isinstance(x, str)), None)
+        if bad is not None:
+            raise AdapterError(f"the model's {operation} returned a {type(bad).__name__} ({bad!r}); "
+                               "expected one string per image")
+        return list(result)
+    shape = tuple(getattr(result, "shape", ()))
+    if len(shape) != 2 or shape[0] != count:
+        raise AdapterError(f"the model's {operation} returned {type(result).__name__} of shape {shape} for "
+                           f"{count} inputs; expected a 2-d tensor or array with one row per input")
+    return [result]
+
+
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     """Refuse, naming the suite and sample, any sample that lacks a field a configured metric reads
-    (or holds it in a form the metric cannot score: not 10 answers, an empty reference)."""
+    (or holds it in a form the metric cannot score: not 10 answers, an empty reference, VQA choices
+    none of which matches a human answer)."""
     for metric_cfg in suite_cfg.metrics:
-        for field in get_metric(metric_cfg.name).needs_for(metric_cfg.params):
+        metric = get_metric(metric_cfg.name)
+        fields = metric.needs_for(metric_cfg.params)
+        if metric.name == "vqa_accuracy":  # after 'answers', so a sample here has its 10 answers
+            fields = (*fields, "choices")
+        mode = metric_cfg.params.get("normalisation", metric.params.get("normalisation", "official"))
+        for field in fields:
             if field == "labels" and not suite.labels:
                 raise GoldenError(f"{suite_hint(suite)}: the manifest "
                                   f"declares no label set (top-level 'labels'), which metric '{metric_cfg.name}' "
                                   f"(suites.{suite_cfg.name}.metrics) needs")
             for sample in suite.samples:
-                problem = _problem(sample, field)
+                problem = _problem(sample, field, mode)
                 if problem:
                     raise GoldenError(f"{sample_hint(suite, sample)}: {problem}, which metric "
                                       f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs")
 
 
-def _problem(sample: Sample, field: str) -> str | None:
-    """Why ``sample`` does not give ``field`` in a usable form, or ``None``."""
+def _problem(sample: Sample, field: str, normalisation: str = "official") -> str | None:
+    """Why ``sample`` does not give ``field`` in a usable form, or ``None``.
+
+    ``choices`` (VQA candidates, optional) are refused when, with ``normalisation``, none of them
+    matches a human answer: ranking them could never score above 0.
+    """
+    if field == "choices":
+        from qa_gate.metrics.vqa import vqa_accuracy
+
+        if not sample.choices or sample.answers is None or len(sample.answers) != ANSWERS_PER_QUESTION:
+            return None
+        if any(vqa_accuracy(choice, sample.answers, normalisation) > 0 for choice in sample.choices):
+            return None
+        return (f"has choices {list(sample.choices)} but no choice matches any human answer "
+                f"{list(dict.fromkeys(sample.answers))} (normalisation {normalisation!r}), so every choice "
+                "scores 0; expected at least one choice that matches a human answer")
     if field.startswith("tag:"):
         return None if sample.tags.get(field[4:], "").strip() else f"has no tag '{field[4:]}'"
     if field == "answers":

@@ -54,8 +54,8 @@ class VQAView:
 
     def method(self) -> dict[str, Any]:
         """How the answers were produced: the generation settings, or the ranking prompt and candidates."""
-        if self._inputs.answerer is not None:
-            return {"method": "generate", "generation": dict(self._inputs.answerer.settings)}
+        if self._inputs.answerer is not None:  # the ranking prompt plays no part
+            return {"method": "generate", "generation": dict(self._inputs.answerer.settings), "prompt": None}
         return {"method": "rank candidate answers by cosine(image, prompt)", "prompt": self.prompt,
                 "candidates": "the sample's choices, else every human answer in the suite",
                 "ties": "first candidate in order"}
@@ -139,8 +139,9 @@ class MultilabelView:
 
     def method(self) -> dict[str, Any]:
         """The label set and how scores were produced (classifier settings, or the prompt)."""
-        if self._inputs.classifier is not None:
-            how: dict[str, Any] = {"method": "classifier", **dict(self._inputs.classifier.settings)}
+        if self._inputs.classifier is not None:  # the scoring prompt plays no part
+            how: dict[str, Any] = {"method": "classifier", "classifier": dict(self._inputs.classifier.settings),
+                                   "prompt": None}
         else:
             how = {"method": "prompt scoring", "score": "cosine(image, prompt)", "prompt": self.prompt}
         return {"labels": list(self.labels), **how}
@@ -160,12 +161,16 @@ class MultilabelView:
         names = tuple(classifier.labels)
         missing = [x for x in self.labels if x not in names]
         if missing:
-            raise AdapterError(f"model.checkpoint: the classifier's labels (id2label) lack {', '.join(map(repr, missing))} "
+            raise AdapterError(f"model.checkpoint: the classifier's labels lack {', '.join(map(repr, missing))} "
                                f"from the label set of {self._inputs.suite.name}; its labels are: {', '.join(names)}")
         columns = [names.index(x) for x in self.labels]
         chunks = self._inputs.batched("classification", classifier.label_scores)
-        rows = [c.detach().float().cpu().numpy() if hasattr(c, "detach") else c for c in chunks]
-        return np.concatenate([np.asarray(r, dtype=np.float64) for r in rows])[:, columns]
+        rows = [np.asarray(c.detach().float().cpu().numpy() if hasattr(c, "detach") else c, dtype=np.float64)
+                for c in chunks]
+        if rows[0].shape[1] != len(names):
+            raise AdapterError(f"the classifier returned {rows[0].shape[1]} scores per image for its "
+                               f"{len(names)} labels; expected one score per label")
+        return np.concatenate(rows)[:, columns]
 
     def targets(self) -> np.ndarray:
         """``[n, L]``: 1 where the sample carries the label."""

@@ -296,3 +296,45 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
     assert suite.metrics["cider"].value == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
     assert suite.metrics["rouge_l"].value == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
     assert suite.metrics["rouge_l"].value > 0
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    ("scorer: {adapter: open_clip, checkpoint: x, device: cuda}",
+     "scorer.device: the scorer runs with the model's device; set it in the 'model' section"),
+    ("scorer: {adapter: open_clip, checkpont: x}", "scorer.checkpont: unknown key 'checkpont' (did you mean 'checkpoint'?)"),
+])
+def test_a_bad_scorer_section_names_its_key(tmp_path: Path, section: str, expected: str) -> None:
+    from qa_gate.config import load_config
+    from qa_gate.errors import ConfigError
+
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(SCORED.format(tokens=3, scorer="x").replace("scorer:\n  adapter: open_clip\n  checkpoint: x\n",
+                                                               section + "\n"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert expected in str(info.value)
+
+
+def test_a_scorer_that_is_not_a_dual_encoder_is_refused(tmp_path: Path, captioner_dir: Path) -> None:
+    """A generator as the scorer would load as a bare encoder with random projections: refused by kind."""
+    from qa_gate.engine import prepare, score
+    from qa_gate.errors import AdapterError
+
+    thresholds = _project(tmp_path, captioner_dir)
+    thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer="ckpt").replace(
+        "scorer:\n  adapter: open_clip", "scorer:\n  adapter: transformers"))
+    with pytest.raises(AdapterError, match=r"^scorer\.checkpoint: '[^']*ckpt' is an image-to-text \(generative\) model; "
+                                           r"a scorer must be an image-text dual encoder"):
+        score(prepare(thresholds))
+
+
+def test_scorer_ids_keep_whole_names_for_checkpoints_off_disk() -> None:
+    from qa_gate.adapters.capabilities import scorer_id
+    from qa_gate.results import CheckpointInfo
+
+    one = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-base-patch32", "unhashed:openai/clip-vit-base-patch32",
+                                   "transformers:CLIPModel"))
+    two = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-large-patch14",
+                                   "unhashed:openai/clip-vit-large-patch14", "transformers:CLIPModel"))
+    assert one != two and one.endswith("unhashed:openai/clip-vit-base-patch32")
+    assert scorer_id(CheckpointInfo("open_clip", "d", "ab" * 32, "open_clip:x")) == "open_clip:x@sha256:" + "ab" * 8

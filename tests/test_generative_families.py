@@ -126,7 +126,7 @@ def test_a_classifier_missing_a_suite_label_is_refused(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     path = _project(tmp_path, "multilabel", lambda f: build_tiny_multilabel_classifier(f, ["red", "circle"]),
                     "      f1_micro: {min: 0.0}\n")
-    with pytest.raises(AdapterError, match=r"the classifier's labels \(id2label\) lack 'green', 'blue'"):
+    with pytest.raises(AdapterError, match=r"the classifier's labels lack 'green', 'blue'"):
         score(prepare(path))
 
 
@@ -153,6 +153,25 @@ def test_efficiency_times_what_the_model_does(tmp_path: Path, monkeypatch: pytes
                                             "      throughput: {min: 0.0}\n", keep=9)
     result = score(prepare(path)).suites[0]
     latency = result.metrics["latency_p95_ms"]
-    assert latency.definition["timed"] == operation
+    assert latency.definition["timed"] == f"{operation} per batch, wall clock"
+    assert latency.definition["settings"]  # decoding or scoring settings change the time too
     assert len(np.unique(latency.stats[:, 2])) == 3  # 9 samples in batches of 4: 3 batches, each timed once
     assert result.metrics["throughput"].value > 0
+
+
+def test_a_generator_gated_on_efficiency_alone_times_generation(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _project(tmp_path, "words", build_tiny_trocr, "      latency_p50_ms: {max: 1.0e9}\n", keep=5)
+    latency = score(prepare(path)).suites[0].metrics["latency_p50_ms"]
+    assert latency.definition["timed"] == "generation per batch, wall clock"
+    assert latency.definition["settings"]["max_new_tokens"] == 6
+
+
+def test_the_unused_prompt_is_not_part_of_a_generated_answer_definition(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _project(tmp_path, "vqa", build_tiny_blip_vqa, "      vqa_accuracy: {min: 0.0}\n", keep=4)
+    first = score(prepare(path)).suites[0].metrics["vqa_accuracy"].fingerprint
+    path.write_text(path.read_text().replace("vqa_accuracy: {min: 0.0}", "vqa_accuracy: {min: 0.0, prompt: 'a {answer}'}"))
+    assert score(prepare(path)).suites[0].metrics["vqa_accuracy"].fingerprint == first

@@ -86,9 +86,9 @@ def test_bad_label_set(tmp_path: Path, top: Any, expected: str) -> None:
 @pytest.mark.parametrize(("field", "value", "expected"), [
     ("answers", "red", "field 'answers' must be a list of non-empty strings (the human answers), got 'red' (str)"),
     ("answers", ["red", ""], "field 'answers' must be a list of non-empty strings"),
-    ("answers", ["red", 3], "field 'answers' must be a list of non-empty strings"),
+    ("answers", ["red", None], "field 'answers' must be a list of non-empty strings"),
     ("question", "  ", "field 'question' must be a non-empty string, got '  ' (str)"),
-    ("question_type", 7, "field 'question_type' must be a non-empty string, got 7 (int)"),
+    ("question_type", ["what"], "field 'question_type' must be a non-empty string, got ['what'] (list)"),
     ("choices", ["red", "red"], "field 'choices' must be a list of distinct non-empty strings"),
     ("labels", ["red", "red"], "field 'labels' must be a list of distinct label names"),
     ("text", ["RED"], "field 'text' must be a string (the reference transcription), got ['RED'] (list)"),
@@ -108,3 +108,76 @@ def test_type_field_disagreeing_with_a_tag(tmp_path: Path) -> None:
 def test_unknown_field_suggests_a_task_field(tmp_path: Path) -> None:
     message = _error(_suite(tmp_path, [_sample(0, answer=["red"] * 10)]))
     assert "unknown field 'answer' (did you mean 'answers'?)" in message
+
+
+def _yaml_suite(tmp_path: Path, text: str) -> Path:
+    """A suite whose manifest is ``text`` as written (not re-dumped), with one image per sample."""
+    folder = tmp_path / "golden" / "tasks"
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for sample in yaml.safe_load(text)["samples"]:
+        Image.new("RGB", (8, 8), (200, 10, 10)).save(folder / sample["image"])
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_yaml_yes_no_and_integers_stay_text(tmp_path: Path) -> None:
+    folder = _yaml_suite(tmp_path, """\
+version: 1
+labels: [yes, no, 2, on]
+samples:
+  - id: s0
+    image: images/s0.png
+    question: is it red?
+    answers: [yes, no, yes, yes, on, off, Yes, NO, yes, true]
+    choices: [yes, no]
+    question_type: 7
+    answer_type: yes/no
+    labels: [yes, 2]
+    tags: {outdoor: yes, lit: off, checked: true, count: 3}
+  - id: s1
+    image: images/s1.png
+    question: 12
+    answers: [2, 2, 3, 2, 2, 2, 2, 2, 10, -1]
+    choices: [2, 3, 4]
+    text: 42
+""")
+    write_hashes(folder)
+    suite = load_suite(folder)
+    first, second = suite.samples
+    assert suite.labels == ("yes", "no", "2", "on")
+    assert first.answers == ("yes", "no", "yes", "yes", "on", "off", "Yes", "NO", "yes", "true")
+    assert first.choices == ("yes", "no") and first.labels == ("yes", "2")
+    assert dict(first.tags) == {"outdoor": "yes", "lit": "off", "checked": "true", "count": "3",
+                                "question_type": "7", "answer_type": "yes/no"}
+    assert second.question == "12" and second.text == "42"
+    assert second.answers == ("2", "2", "3", "2", "2", "2", "2", "2", "10", "-1")
+    assert second.choices == ("2", "3", "4")
+    assert all(type(a) is str for s in suite.samples for a in (*s.answers, *s.choices, *s.tags.values()))
+    assert yaml.safe_load("a: yes") == {"a": True}  # the manifest loader changed nothing globally
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("answers: [1, 1, 1, 1.10, 1, 1, 1, 1, 1, 1]", 'answers[3]: 1.10 is a YAML number; quote it ("1.10") so it '
+                                                   "stays as written"),
+    ("answers: [1:30, '1:30', '1:30', '1:30', '1:30', '1:30', '1:30', '1:30', '1:30', '1:30']",
+     'answers[0]: 1:30 is a YAML number; quote it ("1:30") so it stays as written'),
+    ("choices: [007, '7']", 'choices[0]: 007 is a YAML number; quote it ("007") so it stays as written'),
+    ("question: 2.5", 'question: 2.5 is a YAML number; quote it ("2.5") so it stays as written'),
+    ("text: .inf", 'text: .inf is a YAML number; quote it (".inf") so it stays as written'),
+])
+def test_float_in_a_text_field_is_refused_with_a_quote_hint(tmp_path: Path, line: str, expected: str) -> None:
+    folder = _yaml_suite(tmp_path, f"version: 1\nsamples:\n  - id: s0\n    image: images/s0.png\n    {line}\n")
+    message = _error(folder)
+    assert f"golden/tasks: manifest.yaml: sample 's0' (samples[0]): {expected}" in message
+    assert "must be" not in message  # one problem per bad value, not a second, generic one
+
+
+def test_float_in_the_label_set_is_refused_with_a_quote_hint(tmp_path: Path) -> None:
+    folder = _yaml_suite(tmp_path, "version: 1\nlabels: [red, 1.0]\nsamples:\n  - id: s0\n    image: images/s0.png\n")
+    assert 'manifest.yaml: labels[1]: 1.0 is a YAML number; quote it ("1.0") so it stays as written' in _error(folder)
+
+
+def test_an_integer_and_its_text_are_duplicates(tmp_path: Path) -> None:
+    message = _error(_suite(tmp_path, [_sample(0, choices=[2, "2"])]))
+    assert "field 'choices' must be a list of distinct non-empty strings (the candidate answers), " \
+        "got ['2', '2'] (list)" in message

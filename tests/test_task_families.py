@@ -218,6 +218,16 @@ def test_multilabel_metric_on_a_suite_without_a_label_set(tmp_path: Path, monkey
      "suites.vqa.metrics.vqa_accuracy.normalisation: expected official or symmetric, got 'strict'"),
     ("f1_micro: {zero_division: 0.5}", "suites.vqa.metrics.f1_micro.zero_division: expected 0.0 or 1.0, got 0.5"),
     ("f1_micro: {prompt: 'a photo of a {}'}", "suites.vqa.metrics.f1_micro.prompt: expected a template with {label}"),
+    ("f1_micro: {prompt: 'a photo of a {label!x}'}",
+     "suites.vqa.metrics.f1_micro.prompt: 'a photo of a {label!x}' cannot be filled in with text (Unknown "
+     "conversion specifier x); expected {label} written plainly, or with a conversion (!s, !r, !a) or a format "
+     "spec for text such as {label:>12}"),
+    ("f1_micro: {prompt: 'a photo of a {label:d}'}",
+     "'a photo of a {label:d}' cannot be filled in with text (Unknown format code 'd' for object of type 'str')"),
+    ("vqa_accuracy: {prompt: 'a {answer:>{w}}'}",
+     "suites.vqa.metrics.vqa_accuracy.prompt: 'a {answer:>{w}}' cannot be filled in with text (a format spec "
+     "uses the unknown field {w}); expected {answer} and {question} written plainly"),
+    ("vqa_accuracy: {prompt: '{question} {answer:{}}'}", "(a format spec uses a positional field {})"),
 ])
 def test_bad_task_parameters(tmp_path: Path, entry: str, expected: str) -> None:
     path = _thresholds(tmp_path, f"  vqa:\n    path: {REPO / 'golden' / 'vqa'}\n    metrics:\n      {entry}\n")
@@ -240,6 +250,41 @@ def test_a_dual_encoder_cannot_serve_ocr(tmp_path: Path) -> None:
         f"model.checkpoint: '{GOOD}' (adapter open_clip) loads as an image-text dual encoder, which cannot serve "
         "cer, wer: cer, wer need an image-to-text model. Gate such metrics in a thresholds file whose model can "
         "do them")
+
+
+def test_cli_refuses_a_prompt_that_cannot_be_filled_in(tmp_path: Path) -> None:
+    path = _thresholds(tmp_path, f"  vqa:\n    path: {REPO / 'golden' / 'vqa'}\n    metrics:\n"
+                                 "      vqa_accuracy: {prompt: 'a {answer!x}', min: 0.0}\n")
+    done = subprocess.run([sys.executable, "-m", "qa_gate.cli", "run", "--thresholds", str(path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, done.stderr
+    assert "suites.vqa.metrics.vqa_accuracy.prompt: 'a {answer!x}' cannot be filled in with text" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_choices_that_no_human_answer_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _vqa_with(tmp_path, 3, choices=["square", "magenta"])
+    answers = load_suite(tmp_path / "golden" / "vqa").samples[3].answers
+    assert answers is not None and not {"square", "magenta"} & set(answers)
+    with pytest.raises(GoldenError) as info:
+        prepare(path)
+    assert str(info.value) == (
+        f"golden/vqa: sample 'red-circle-003': has choices ['square', 'magenta'] but no choice matches any human "
+        f"answer {list(dict.fromkeys(answers))} (normalisation 'official'), so every choice scores 0; expected at "
+        "least one choice that matches a human answer, which metric 'vqa_accuracy' (suites.vqa.metrics) needs")
+
+
+def test_choices_are_matched_with_the_configured_normalisation(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    answers = ["two", "two", "two", "two", "two", "two", "two", "two", "two", "three"]
+    path = _vqa_with(tmp_path, 0, answers=answers, choices=["2", "Four"])
+    with pytest.raises(GoldenError, match=r"sample 'red-circle-000': has choices \['2', 'Four'\] but no choice"):
+        prepare(path)  # official: the human "two" is never turned into "2"
+    symmetric = path.read_text(encoding="utf-8").replace("{min: 0.5}", "{normalisation: symmetric, min: 0.5}")
+    path.write_text(symmetric, encoding="utf-8")
+    prepare(path)
 
 
 def test_cli_reports_bad_golden_data_without_a_traceback(tmp_path: Path) -> None:

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.base import import_backend
 from qa_gate.adapters.captioner import decoding_settings
-from qa_gate.adapters.kinds import architecture_class, first_line, load_complete, read_config
+from qa_gate.adapters.kinds import (
+    architecture_class,
+    first_line,
+    load_complete,
+    read_config,
+)
 from qa_gate.adapters.transformers import refuse_pickle_only
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
@@ -103,8 +108,12 @@ def _drops_token_type_ids(model: Any) -> bool:
     return "token_type_ids" not in inspect.signature(model.forward).parameters
 
 
-def load_transformers_answerer(model: ModelConfig, device: torch.device) -> tuple[TransformersAnswerer, str]:
-    """The VQA model (its ``config.architectures`` class) and ``AutoProcessor``, in eval mode."""
+def load_transformers_answerer(model: ModelConfig, device: torch.device,
+                              net: Any = None) -> tuple[TransformersAnswerer, str]:
+    """The VQA model (its ``config.architectures`` class) and ``AutoProcessor``, in eval mode.
+
+    ``net``: the same checkpoint already loaded (by the captioner), reused rather than loaded twice.
+    """
     transformers = import_backend("transformers", "transformers")
     settings = answer_settings(model.options)
     if not model.allow_pickle:
@@ -112,8 +121,9 @@ def load_transformers_answerer(model: ModelConfig, device: torch.device) -> tupl
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
     config = read_config(model.checkpoint)
     cls = architecture_class(transformers, config, model.checkpoint, _AUTO_CLASSES,
-                               "a visual question answering or image-text-to-text model")
-    net = load_complete(cls, model.checkpoint, **kwargs)
+                             "a visual question answering or image-text-to-text model")
+    if net is None or type(net) is not cls:
+        net = load_complete(cls, model.checkpoint, **kwargs)
     if not hasattr(net, "generate"):
         raise AdapterError(f"model.checkpoint: '{model.checkpoint}' loads as {type(net).__name__}, which "
                            "cannot generate answers; expected a generative VQA model such as "

@@ -23,8 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.base import (ImageCaptioner, ImageTextEncoder, MultilabelClassifier, VisualQuestionAnswerer,
-                                   checkpoint_sha256)
+from qa_gate.adapters.base import (
+    ImageCaptioner,
+    ImageTextEncoder,
+    MultilabelClassifier,
+    VisualQuestionAnswerer,
+    checkpoint_sha256,
+)
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
 from qa_gate.results import CheckpointInfo
@@ -82,18 +87,30 @@ def load_model(model: ModelConfig, device: torch.device, families: Mapping[str, 
 
 
 def load_scorer(scorer: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
-    """The ``scorer`` section's dual encoder, on the run's ``device``."""
+    """The ``scorer`` section's dual encoder, on the run's ``device``; errors name ``scorer.<key>``."""
     from qa_gate.adapters.base import load_encoder
 
     try:
+        if scorer.adapter == "transformers":
+            from qa_gate.adapters.kinds import transformers_kind
+
+            kind = transformers_kind(scorer.checkpoint)
+            if kind != "dual_encoder":
+                raise AdapterError(f"model.checkpoint: '{scorer.checkpoint}' is {KIND_NAMES.get(kind, kind)}; "
+                                   "a scorer must be an image-text dual encoder such as CLIPModel")
         return load_encoder(scorer, device)
     except AdapterError as exc:
-        raise AdapterError(f"scorer: {exc}") from None
+        message = str(exc)
+        raise AdapterError("scorer." + message.removeprefix("model.") if message.startswith("model.")
+                           else f"scorer: {message}") from None
 
 
 def scorer_id(info: CheckpointInfo) -> str:
-    """How a fixed scorer appears in metric definitions: its model and content hash."""
-    return f"{info.model_name}@sha256:{info.sha256[:16]}"
+    """How a fixed scorer appears in metric definitions: its model and content hash (a checkpoint
+    that is not on disk, a hub id or pretrained tag, by its full name)."""
+    digest = info.sha256 if info.sha256.startswith("unhashed:") else info.sha256[:16]
+    return f"{info.model_name}@sha256:{digest}" if not digest.startswith("unhashed:") \
+        else f"{info.model_name}@{digest}"
 
 
 def _info(model: ModelConfig, name: str) -> CheckpointInfo:
@@ -121,15 +138,17 @@ def _load_transformers(model: ModelConfig, device: torch.device,
     _refuse(model, kind, families, needed - GENERATOR_ONLY - {"vqa", "efficiency"})
     captioner = answerer = None
     names = []
-    if needed & GENERATOR_ONLY:
+    net = None  # one model in memory, even when it both captions and answers
+    if needed & GENERATOR_ONLY or "vqa" not in needed:  # efficiency alone times generation
         from qa_gate.adapters.captioner import load_transformers_captioner
 
         captioner, name = load_transformers_captioner(model, device)
+        net = captioner.model
         names.append(name)
     if "vqa" in needed:
         from qa_gate.adapters.answerer import load_transformers_answerer
 
-        answerer, name = load_transformers_answerer(model, device)
+        answerer, name = load_transformers_answerer(model, device, net)
         names.append(name)
     return LoadedModel(_info(model, " + ".join(dict.fromkeys(names))), captioner=captioner, answerer=answerer)
 

@@ -6,7 +6,12 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from qa_gate.adapters.base import ImageCaptioner, ImageTextEncoder, MultilabelClassifier, VisualQuestionAnswerer
+from qa_gate.adapters.base import (
+    ImageCaptioner,
+    ImageTextEncoder,
+    MultilabelClassifier,
+    VisualQuestionAnswerer,
+)
 from qa_gate.config import ModelConfig
 from qa_gate.errors import AdapterError
 

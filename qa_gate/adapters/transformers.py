@@ -61,8 +61,10 @@ def load_transformers(model: ModelConfig, device: torch.device) -> tuple[Transfo
     if not model.allow_pickle:
         refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
+    from qa_gate.adapters.kinds import load_complete
+
+    net = load_complete(transformers.AutoModel, model.checkpoint, **kwargs)  # missing weights would be random
     try:
-        net = transformers.AutoModel.from_pretrained(model.checkpoint, **kwargs)
         processor = transformers.AutoProcessor.from_pretrained(model.checkpoint)
     except (OSError, ValueError, EnvironmentError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

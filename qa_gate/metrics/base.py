@@ -94,6 +94,41 @@ class Metric:
         return np.asarray(stats, dtype=np.float64)[:, 0]
 
 
+def prompt_problem(prompt: Any, required: str, allowed: tuple[str, ...]) -> str | None:
+    """Why ``prompt`` is not a usable template (``None`` when it is), as a problem string.
+
+    A usable template is a string that places ``{required}``, uses no field outside
+    ``allowed``, and can be filled in with text for every allowed field: a conversion
+    other than ``!s``/``!r``/``!a``, a format spec that does not apply to text
+    (``{label:d}``) or a nested field in a format spec (``{label:>{w}}``) is refused
+    here, when the config loads, rather than once the model has loaded.
+    """
+    import string
+
+    if not isinstance(prompt, str):
+        return f"prompt: expected a string, got {prompt!r}"
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(prompt) if name is not None}
+    except ValueError as exc:
+        return f"prompt: {prompt!r} is not a valid template ({exc}); write literal braces as '{{{{' and '}}}}'"
+    unknown = sorted(fields - set(allowed))
+    places = " and ".join(f"{{{name}}}" for name in allowed)
+    if unknown or required not in fields:
+        return f"prompt: expected a template with {{{required}}} (it may use {places}), got {prompt!r}"
+    try:
+        prompt.format(**{name: "x" for name in allowed})
+    except KeyError as exc:
+        reason = f"a format spec uses the unknown field {{{exc.args[0]}}}"
+    except IndexError:
+        reason = "a format spec uses a positional field {}"
+    except (ValueError, TypeError, AttributeError) as exc:
+        reason = str(exc)
+    else:
+        return None
+    return (f"prompt: {prompt!r} cannot be filled in with text ({reason}); expected {places} written plainly, "
+            f"or with a conversion (!s, !r, !a) or a format spec for text such as {{{required}:>12}}")
+
+
 def fingerprint(definition: Mapping[str, Any]) -> str:
     """A short, stable hash of a metric definition."""
     blob = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)

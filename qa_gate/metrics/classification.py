@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from qa_gate.metrics.base import Metric
+from qa_gate.metrics.base import Metric, prompt_problem
 
 AVERAGES = ("micro", "macro", "samples", "weighted")
 PROMPT = "a photo of a {label}"
@@ -154,8 +154,6 @@ class _MultilabelF1(Metric):
 
     def check_params(self, params: Mapping[str, Any]) -> str | None:
         """``zero_division`` is 0 or 1; the prompt-scoring ``prompt`` places ``{label}``."""
-        from qa_gate.metrics.vqa import prompt_problem
-
         zero = params.get("zero_division", self.params["zero_division"])
         if zero not in (0, 1):
             return f"zero_division: expected 0.0 or 1.0, got {zero!r}"

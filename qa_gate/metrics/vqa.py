@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from qa_gate.metrics.base import Metric
+from qa_gate.metrics.base import Metric, prompt_problem
 
 ANSWERS_PER_QUESTION = 10
 RANKING_PROMPT = "{answer}"
@@ -112,24 +112,6 @@ class VQAInputs(Protocol):
     def answers(self) -> list[list[str]]:
         """The 10 human answers of each sample, in annotation order."""
         ...
-
-
-def prompt_problem(prompt: Any, required: str, allowed: tuple[str, ...]) -> str | None:
-    """Why ``prompt`` is not a usable template (``None`` when it is): it must place ``{required}``
-    and no field outside ``allowed``."""
-    import string
-
-    if not isinstance(prompt, str):
-        return f"prompt: expected a string, got {prompt!r}"
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(prompt) if name is not None}
-    except ValueError as exc:
-        return f"prompt: {prompt!r} is not a valid template ({exc}); write literal braces as '{{{{' and '}}}}'"
-    unknown = sorted(fields - set(allowed))
-    if unknown or required not in fields:
-        places = " and ".join(f"{{{name}}}" for name in allowed)
-        return f"prompt: expected a template with {{{required}}} (it may use {places}), got {prompt!r}"
-    return None
 
 
 def process_punctuation(text: str) -> str:

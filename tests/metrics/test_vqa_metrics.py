@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa_gate.metrics.base import fingerprint
+from qa_gate.metrics.base import fingerprint, prompt_problem
 from qa_gate.metrics.vqa import (
     CONTRACTIONS,
     VQAAccuracy,
@@ -236,3 +236,29 @@ def test_resampled_aggregate_equals_official_loop_on_resampled_inputs(samples, d
     for b, row in enumerate(batch):
         expected = [official_accuracy(predictions[i], answers[i]) for i in row]
         assert values[b] == pytest.approx(sum(expected) / len(expected), abs=1e-12)
+
+
+@pytest.mark.parametrize("prompt", ["{answer}", "Q: {question} A: {answer}", "a {answer!r}", "{answer:>12}",
+                                    "{{literal}} {answer:.20}"])
+def test_prompt_that_fills_in(prompt: str) -> None:
+    assert prompt_problem(prompt, "answer", ("answer", "question")) is None
+    assert VQAAccuracy().check_params({"prompt": prompt}) is None
+
+
+@pytest.mark.parametrize(("prompt", "expected"), [
+    (3, "prompt: expected a string, got 3"),
+    ("a {answer", "prompt: 'a {answer' is not a valid template (expected '}' before end of string)"),
+    ("a photo", "prompt: expected a template with {answer} (it may use {answer} and {question}), got 'a photo'"),
+    ("{answer} {colour}", "prompt: expected a template with {answer}"),
+    ("a {answer!x}", "prompt: 'a {answer!x}' cannot be filled in with text (Unknown conversion specifier x); "
+                     "expected {answer} and {question} written plainly, or with a conversion (!s, !r, !a) or a "
+                     "format spec for text such as {answer:>12}"),
+    ("a {answer:d}", "(Unknown format code 'd' for object of type 'str')"),
+    ("a {answer:>{w}}", "(a format spec uses the unknown field {w})"),
+    ("a {answer:>{}}", "(a format spec uses a positional field {})"),
+    ("a {answer:{question}}", "(Unknown format code 'x' for object of type 'str')"),
+])
+def test_prompt_that_cannot_fill_in(prompt: object, expected: str) -> None:
+    problem = prompt_problem(prompt, "answer", ("answer", "question"))
+    assert problem is not None and expected in problem
+    assert problem.startswith("prompt: ") and VQAAccuracy().check_params({"prompt": prompt}) == problem
