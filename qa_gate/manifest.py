@@ -201,6 +201,10 @@ def parse_sample(i: int, entry: Any, labels: tuple[str, ...] | None, problems: P
         problems.add(f"{where}: expected a mapping with 'id' and 'image', got {show(entry)}")
         return None
     raw_id, label = entry.get("id"), where
+    if isinstance(raw_id, (int, float)) and not isinstance(raw_id, bool):
+        raw_id = _as_text(raw_id, f"{where}: id", problems)  # 007 or 1:30 would silently become 7 or 90
+        if raw_id is _REFUSED:
+            return None
     sample_id = None if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) else str(raw_id)
     if not sample_id or not sample_id.strip():
         problems.add(f"{where}: field 'id' must be a non-empty string, got {show(raw_id)}")

@@ -181,3 +181,14 @@ def test_an_integer_and_its_text_are_duplicates(tmp_path: Path) -> None:
     message = _error(_suite(tmp_path, [_sample(0, choices=[2, "2"])]))
     assert "field 'choices' must be a list of distinct non-empty strings (the candidate answers), " \
         "got ['2', '2'] (list)" in message
+
+
+def test_a_numeric_id_is_kept_as_written_or_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "golden" / "tasks"
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(folder / "images" / "a.png")
+    (folder / MANIFEST).write_text("version: 1\nsamples:\n  - {id: 12, image: images/a.png}\n", encoding="utf-8")
+    write_hashes(folder)
+    assert load_suite(folder).samples[0].id == "12"
+    (folder / MANIFEST).write_text("version: 1\nsamples:\n  - {id: 1:30, image: images/a.png}\n", encoding="utf-8")
+    assert 'samples[0]: id: 1:30 is a YAML number; quote it ("1:30") so it stays as written' in _error(folder)
