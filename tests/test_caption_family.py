@@ -115,22 +115,34 @@ def test_generated_captions_are_what_generate_gives(scored, tmp_path_factory, ca
     assert run.checkpoint.model_name == "transformers:VisionEncoderDecoderModel"
 
 
-def test_metrics_equal_pycocoevalcap(scored) -> None:
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.meteor.meteor import Meteor
-    from pycocoevalcap.rouge.rouge import Rouge
+def _coco_tokenized(prepared, suite) -> tuple[dict, dict]:
+    """pycocoevalcap's own PTB tokenisation of the references (plus the golden caption) and the outputs."""
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    prepared, run, _ = scored
-    suite = run.suite("tiny")
     samples = prepared.suites[0].samples
     outputs = {s.id: s.output for s in suite.samples}
     gts = PTBTokenizer().tokenize({s.id: [{"caption": r} for r in (*s.references, s.caption)] for s in samples})
     res = PTBTokenizer().tokenize({s.id: [{"caption": outputs[s.id]}] for s in samples})
+    return gts, res
+
+
+def _assert_bleu_cider_rouge_equal_pycocoevalcap(suite, gts: dict, res: dict) -> None:
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
     assert suite.metrics["bleu4"].value == pytest.approx(Bleu(4).compute_score(gts, res, verbose=0)[0][3], abs=1e-12)
     assert suite.metrics["cider"].value == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
     assert suite.metrics["rouge_l"].value == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
+
+
+def test_metrics_equal_pycocoevalcap(scored) -> None:
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    prepared, run, _ = scored
+    suite = run.suite("tiny")
+    gts, res = _coco_tokenized(prepared, suite)
+    _assert_bleu_cider_rouge_equal_pycocoevalcap(suite, gts, res)
     coco = Meteor()
     try:
         assert suite.metrics["meteor"].value == pytest.approx(coco.compute_score(gts, res)[0], abs=1e-6)
@@ -270,10 +282,6 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
     """Capitals and punctuation in the references: our scores still equal pycocoevalcap's on the
     PTB-tokenised text (a gate that skipped tokenisation would score 'RED!' as a different word)."""
     import yaml
-    from pycocoevalcap.bleu.bleu import Bleu
-    from pycocoevalcap.cider.cider import Cider
-    from pycocoevalcap.rouge.rouge import Rouge
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     from qa_gate.engine import prepare, score
     from qa_gate.golden import write_hashes
@@ -288,13 +296,7 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
     write_hashes(suite_dir)
     prepared = prepare(thresholds)
     suite = score(prepared).suite("tiny")
-    samples = prepared.suites[0].samples
-    outputs = {s.id: s.output for s in suite.samples}
-    gts = PTBTokenizer().tokenize({s.id: [{"caption": r} for r in (*s.references, s.caption)] for s in samples})
-    res = PTBTokenizer().tokenize({s.id: [{"caption": outputs[s.id]}] for s in samples})
-    assert suite.metrics["bleu4"].value == pytest.approx(Bleu(4).compute_score(gts, res, verbose=0)[0][3], abs=1e-12)
-    assert suite.metrics["cider"].value == pytest.approx(Cider().compute_score(gts, res)[0], abs=1e-12)
-    assert suite.metrics["rouge_l"].value == pytest.approx(Rouge().compute_score(gts, res)[0], abs=1e-12)
+    _assert_bleu_cider_rouge_equal_pycocoevalcap(suite, *_coco_tokenized(prepared, suite))
     assert suite.metrics["rouge_l"].value > 0
 
 
