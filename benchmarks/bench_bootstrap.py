@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from qa_gate.metrics.clip import CLIPScore
-from qa_gate.stats import DropEstimate, estimate_drop, judge_drop, paired_drops
+from qa_gate.verdict.stats import DropEstimate, estimate_drop, judge_drop, paired_drops
 
 CLIP_MEAN = CLIPScore().aggregate
 

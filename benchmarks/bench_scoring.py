@@ -25,9 +25,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from qa_gate.adapters.base import autocast_dtype, load_encoder, resolve_device
-    from qa_gate.engine import prepare
-    from qa_gate.runner import run
+    from qa_gate.adapters.load import load_encoder
+    from qa_gate.pipeline import prepare
+    from qa_gate.scoring.device import autocast_dtype, resolve_device
+    from qa_gate.scoring.runner import run
 
     t0 = time.perf_counter()
     prepared = prepare(args.thresholds)

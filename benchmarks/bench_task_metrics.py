@@ -23,7 +23,7 @@ from qa_gate.metrics.base import Metric
 from qa_gate.metrics.classification import F1Macro, F1Micro
 from qa_gate.metrics.ocr import CER, WER
 from qa_gate.metrics.vqa import VQAAccuracy
-from qa_gate.stats import paired_drops
+from qa_gate.verdict.stats import paired_drops
 
 WORDS = ["red", "blue", "two", "2", "yes", "no", "a dog", "the cat", "dont", "black and white", "3.5", "it's"]
 

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa_gate.config import Overrides, load_config
+from qa_gate.config.load import load_config
+from qa_gate.config.model import Overrides
 from qa_gate.errors import GateError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
@@ -73,9 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, update: bool) -> int:
-    from qa_gate.engine import judge, prepare, record_baseline, sample_images, score, verdict_lines
+    from qa_gate.pipeline import judge, prepare, record_baseline, sample_images, score
     from qa_gate.report.html import write_html
-    from qa_gate.report.render import append_step_summary, render_markdown, write_report
+    from qa_gate.report.markdown import (
+        append_step_summary,
+        render_markdown,
+        write_report,
+    )
+    from qa_gate.report.terminal import verdict_lines
 
     prepared = prepare(args.thresholds, _overrides(args))
     print(f"mm-gate: scoring {prepared.config.model.checkpoint} on {len(prepared.suites)} golden suite(s)")
@@ -92,7 +98,7 @@ def _run(args: argparse.Namespace, update: bool) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    from qa_gate.golden import verify_suite, write_hashes
+    from qa_gate.golden.suite import verify_suite, write_hashes
 
     if args.golden_command == "hash":
         for path in args.suites:
@@ -106,7 +112,7 @@ def _golden(args: argparse.Namespace) -> int:
 
 
 def _signoff(args: argparse.Namespace) -> int:
-    from qa_gate.engine import verdict_lines
+    from qa_gate.report.terminal import verdict_lines
     from qa_gate.signoff import sign_off, verify
 
     if args.verify:

@@ -19,7 +19,7 @@ import pytest
 from qa_gate.errors import GateError
 
 if TYPE_CHECKING:
-    from qa_gate.gate import Check
+    from qa_gate.verdict.checks import Check
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("thresholds", "PATH", "thresholds file (default: thresholds.yaml)"),
@@ -103,8 +103,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("mm_update_baseline"):
             raise pytest.UsageError("mm-gate: --mm-update-baseline needs --mm-gate (nothing was scored or written)")
         return
-    from qa_gate.config import Overrides
-    from qa_gate.engine import prepare
+    from qa_gate.config.model import Overrides
+    from qa_gate.pipeline import prepare
 
     values = {name: _value(config, name) for name, _, _ in OPTIONS}
     overrides = Overrides(
@@ -129,11 +129,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     state = config.stash.get(STATE, None)
     if state is None or config.option.collectonly:
         return
-    from qa_gate.engine import judge, score
+    from qa_gate.pipeline import judge, score
 
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and WORKER_KEY in workerinput:
-        from qa_gate.baseline.base import run_from_json
+        from qa_gate.baseline.store import run_from_json
 
         state.run = run_from_json(json.loads(workerinput[WORKER_KEY]), "controller")
     else:
@@ -157,7 +157,7 @@ def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand the scored run to each worker."""
     state = node.config.stash.get(STATE, None)
     if state is not None and state.run is not None:
-        from qa_gate.baseline.base import dumps
+        from qa_gate.baseline.store import dumps
 
         node.workerinput[WORKER_KEY] = dumps(state.run)
 
@@ -197,7 +197,7 @@ class GateItem(pytest.Item):
             raise GateCheckFailed(f"no result for {self.name}")
         if check.status.failed:
             raise GateCheckFailed(check.summary())
-        from qa_gate.gate import Status
+        from qa_gate.verdict.checks import Status
 
         if check.status is Status.SKIPPED:
             pytest.skip(skip_reason(self.name, check.message))
@@ -261,9 +261,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is None or state.verdict is None or hasattr(config, "workerinput"):
         return
-    from qa_gate.engine import record_baseline, sample_images
+    from qa_gate.pipeline import record_baseline, sample_images
     from qa_gate.report.html import write_html
-    from qa_gate.report.render import append_step_summary, render_markdown, write_report
+    from qa_gate.report.markdown import (
+        append_step_summary,
+        render_markdown,
+        write_report,
+    )
 
     verdict = state.verdict
     markdown = render_markdown(verdict)
@@ -294,7 +298,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(STATE, None)
     if state is None or state.verdict is None:
         return
-    from qa_gate.engine import verdict_lines
+    from qa_gate.report.terminal import verdict_lines
 
     terminalreporter.section("mm-gate")
     for line in [*verdict_lines(state.verdict), *state.lines]:
@@ -307,6 +311,6 @@ def mm_gate_results(request: pytest.FixtureRequest) -> Any:
     state = request.config.stash.get(STATE, None)
     if state is None or state.verdict is None:
         pytest.skip("mm-gate is off: run with --mm-gate")
-    from qa_gate.engine import GateResults
+    from qa_gate.pipeline import GateResults
 
     return GateResults(state.prepared.config, state.verdict.run, state.verdict)

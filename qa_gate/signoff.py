@@ -18,11 +18,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.atomic import write_atomic
-from qa_gate.config import Overrides
+from qa_gate.config.model import Overrides
 from qa_gate.errors import AdapterError, GateError, GoldenError
-from qa_gate.gate import Verdict
+from qa_gate.files import write_atomic
 from qa_gate.results import CheckpointInfo
+from qa_gate.verdict.checks import Verdict
 
 if TYPE_CHECKING:
     import git
@@ -183,7 +183,7 @@ def _check_ready(repo: git.Repo, root: Path, tag: str, path: Path) -> None:
 def sign_off(thresholds: Path, tag: str, overrides: Overrides = Overrides(),
              message: str | None = None) -> SignedOff:
     """Run the gate in strict mode; when it passes, commit ``signoffs/<tag>.json`` and tag that commit."""
-    from qa_gate.engine import judge, prepare, score
+    from qa_gate.pipeline import judge, prepare, score
 
     if overrides.mode not in (None, MODE):
         raise SignoffError(f"--mode {overrides.mode}: a sign-off always runs the gate in {MODE} mode")
@@ -302,8 +302,8 @@ def verify(thresholds: Path, tag: str, overrides: Overrides = Overrides(), resco
     The checkpoint is the recorded one, relative to the thresholds folder, unless
     ``overrides.checkpoint`` names another (relative to the current directory).
     """
-    from qa_gate.adapters.base import checkpoint_sha256
-    from qa_gate.golden import load_suite
+    from qa_gate.files import checkpoint_sha256
+    from qa_gate.golden.suite import load_suite
 
     if not tolerance >= 0:
         raise SignoffError(f"--tolerance {tolerance}: expected a number >= 0")
@@ -330,7 +330,7 @@ def verify(thresholds: Path, tag: str, overrides: Overrides = Overrides(), resco
 
 def _rescore(thresholds: Path, record: SignoffRecord, overrides: Overrides, tolerance: float) -> list[VerifyItem]:
     """Score again and compare each recorded metric: same definition, value within ``tolerance``."""
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     try:
         run = score(prepare(thresholds, overrides))

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from gate_project import TINY_CLIP, build_tiny_project
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -25,8 +24,8 @@ def pytest_ignore_collect(collection_path: object, config: pytest.Config) -> boo
 @pytest.fixture(scope="session")
 def tiny_open_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised tiny open_clip checkpoint folder (local-dir layout, safetensors)."""
-    import torch
     import open_clip
+    import torch
     from safetensors.torch import save_file
 
     folder = tmp_path_factory.mktemp("tiny_open_clip")

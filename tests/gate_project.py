@@ -13,7 +13,7 @@ def write_tiny_suite(folder: Path, per_colour: int = 2) -> Path:
     """A small golden suite of plain coloured squares, hashed; returns its folder."""
     from PIL import Image
 
-    from qa_gate.golden import write_hashes
+    from qa_gate.golden.suite import write_hashes
 
     (folder / "images").mkdir(parents=True, exist_ok=True)
     lines = ["version: 1", "samples:"]

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from gate_project import write_tiny_suite
 
 pytest.importorskip("pycocoevalcap")
@@ -46,8 +45,14 @@ def captioner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny ViT + GPT-2 ``VisionEncoderDecoderModel``, ``ViTImageProcessor`` and tokenizer folder."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (GPT2Config, PreTrainedTokenizerFast, ViTConfig, ViTImageProcessor,
-                              VisionEncoderDecoderConfig, VisionEncoderDecoderModel)
+    from transformers import (
+        GPT2Config,
+        PreTrainedTokenizerFast,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
 
     vocab = {t: i for i, t in enumerate(["[PAD]", "[BOS]", "[EOS]", "[UNK]", *WORDS])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
@@ -85,7 +90,7 @@ def _project(root: Path, checkpoint: Path, meteor: bool = False) -> Path:
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory, captioner_dir: Path):
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path_factory.mktemp("project"), captioner_dir, meteor=True)
     prepared = prepare(thresholds)
@@ -96,7 +101,7 @@ def _direct_captions(folder: Path, prepared) -> list[str]:
     import torch
     from transformers import AutoTokenizer, VisionEncoderDecoderModel, ViTImageProcessor
 
-    from qa_gate.golden import open_image
+    from qa_gate.golden.suite import open_image
 
     model = VisionEncoderDecoderModel.from_pretrained(folder).eval()
     processor, tokenizer = ViTImageProcessor.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
@@ -162,7 +167,7 @@ def test_definition_records_decoding_and_runs_repeat(scored) -> None:
 
 
 def test_the_generated_caption_survives_the_baseline_json(scored) -> None:
-    from qa_gate.baseline.base import run_from_json, run_to_json
+    from qa_gate.baseline.store import run_from_json, run_to_json
 
     _, run, _ = scored
     back = run_from_json(json.loads(json.dumps(run_to_json(run))), "test")
@@ -177,8 +182,8 @@ def test_the_plugin_gates_a_captioner(pytester: pytest.Pytester, captioner_dir: 
 
 
 def test_caption_metrics_on_a_dual_encoder_adapter_are_refused(tmp_path: Path, captioner_dir: Path) -> None:
-    from qa_gate.engine import prepare, score
     from qa_gate.errors import AdapterError
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
     thresholds.write_text(thresholds.read_text().replace("adapter: transformers", "adapter: open_clip"))
@@ -188,8 +193,8 @@ def test_caption_metrics_on_a_dual_encoder_adapter_are_refused(tmp_path: Path, c
 
 
 def test_a_sample_row_shows_caption_and_output() -> None:
-    from qa_gate.diffs import shown_text
     from qa_gate.results import SampleInfo
+    from qa_gate.verdict.diffs import shown_text
 
     assert shown_text(SampleInfo("a", "a red square", {}, "red red")) == "a red square → red red"
     assert shown_text(SampleInfo("a", "a red square")) == "a red square"
@@ -236,9 +241,9 @@ def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
     captions are the generated ones (the old golden caption joining the references)."""
     import yaml
 
-    from qa_gate.adapters.base import checkpoint_sha256
-    from qa_gate.engine import prepare, score
-    from qa_gate.golden import write_hashes
+    from qa_gate.files import checkpoint_sha256
+    from qa_gate.golden.suite import write_hashes
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
     thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer=tiny_open_clip))
@@ -266,7 +271,7 @@ def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
 
 
 def test_generated_captions_without_a_scorer_are_refused(tmp_path: Path, captioner_dir: Path) -> None:
-    from qa_gate.config import load_config
+    from qa_gate.config.load import load_config
     from qa_gate.errors import ConfigError
 
     thresholds = _project(tmp_path, captioner_dir)
@@ -283,8 +288,8 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
     PTB-tokenised text (a gate that skipped tokenisation would score 'RED!' as a different word)."""
     import yaml
 
-    from qa_gate.engine import prepare, score
-    from qa_gate.golden import write_hashes
+    from qa_gate.golden.suite import write_hashes
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
     suite_dir = tmp_path / "golden" / "tiny"
@@ -306,7 +311,7 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
     ("scorer: {adapter: open_clip, checkpont: x}", "scorer.checkpont: unknown key 'checkpont' (did you mean 'checkpoint'?)"),
 ])
 def test_a_bad_scorer_section_names_its_key(tmp_path: Path, section: str, expected: str) -> None:
-    from qa_gate.config import load_config
+    from qa_gate.config.load import load_config
     from qa_gate.errors import ConfigError
 
     path = tmp_path / "thresholds.yaml"
@@ -319,8 +324,8 @@ def test_a_bad_scorer_section_names_its_key(tmp_path: Path, section: str, expect
 
 def test_a_scorer_that_is_not_a_dual_encoder_is_refused(tmp_path: Path, captioner_dir: Path) -> None:
     """A generator as the scorer would load as a bare encoder with random projections: refused by kind."""
-    from qa_gate.engine import prepare, score
     from qa_gate.errors import AdapterError
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
     thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer="ckpt").replace(
@@ -331,7 +336,7 @@ def test_a_scorer_that_is_not_a_dual_encoder_is_refused(tmp_path: Path, captione
 
 
 def test_scorer_ids_keep_whole_names_for_checkpoints_off_disk() -> None:
-    from qa_gate.adapters.capabilities import scorer_id
+    from qa_gate.adapters.load import scorer_id
     from qa_gate.results import CheckpointInfo
 
     one = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-base-patch32", "unhashed:openai/clip-vit-base-patch32",

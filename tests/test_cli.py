@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from gate_project import build_tiny_project
 
 from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-
-from gate_project import build_tiny_project
 
 
 @pytest.fixture

@@ -9,15 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from qa_gate.config import (
+from qa_gate.config.load import OPTION_NAMES, load_config
+from qa_gate.config.model import (
     MODES,
-    OPTION_NAMES,
     GateConfig,
     MetricConfig,
     Overrides,
     Rule,
     SliceConfig,
-    load_config,
 )
 from qa_gate.errors import ConfigError
 

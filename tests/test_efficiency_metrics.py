@@ -8,12 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from qa_gate.stopwatch import cpu_label, cpu_model
-
 from gate_project import build_tiny_project
-from qa_gate.metrics.efficiency import LatencyP50, LatencyP95, PeakMemory, Throughput, batch_rows
+
+from qa_gate.metrics.efficiency import (
+    LatencyP50,
+    LatencyP95,
+    PeakMemory,
+    Throughput,
+    batch_rows,
+)
 from qa_gate.metrics.registry import get_metric
+from qa_gate.scoring.stopwatch import cpu_label, cpu_model
 
 BATCHES = [(0.020, 4), (0.050, 4), (0.011, 4), (0.090, 4), (0.030, 2)]  # (seconds, size)
 
@@ -75,7 +80,7 @@ suites:
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory, tiny_open_clip: Path):
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     root = tmp_path_factory.mktemp("efficiency")
     build_tiny_project(root, tiny_open_clip)
@@ -116,8 +121,9 @@ def test_measured_on_the_tiny_model(scored) -> None:
 
 
 def test_a_baseline_from_another_device_is_incomparable(scored) -> None:
-    from qa_gate.gate import Status, evaluate
     from qa_gate.metrics.base import fingerprint
+    from qa_gate.verdict.checks import Status
+    from qa_gate.verdict.gate import evaluate
 
     _, prepared, run = scored
     suite = run.suite("tiny")
@@ -134,14 +140,15 @@ def test_a_baseline_from_another_device_is_incomparable(scored) -> None:
     assert check.rule.kind == "max_drop"
     assert check.status is Status.INCOMPARABLE and "metric definition changed" in check.message
     assert not verdict.passed
-    from qa_gate.report.render import render_markdown
+    from qa_gate.report.markdown import render_markdown
 
     assert "latency_p95_ms" in render_markdown(verdict).replace("\\_", "_")  # Markdown-escaped
 
 
 def test_a_latency_ceiling_below_the_measurement_fails(scored) -> None:
-    from qa_gate.config import load_config
-    from qa_gate.gate import Status, evaluate
+    from qa_gate.config.load import load_config
+    from qa_gate.verdict.checks import Status
+    from qa_gate.verdict.gate import evaluate
 
     root, _, run = scored
     measured = run.suite("tiny").metrics["latency_p50_ms"].value

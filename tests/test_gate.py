@@ -8,9 +8,22 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from qa_gate.config import GateConfig, MetricConfig, ModelConfig, Rule, SuiteConfig
-from qa_gate.gate import Status, accept_as_baseline, evaluate, worst_slices
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.config.model import (
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Rule,
+    SuiteConfig,
+)
+from qa_gate.results import (
+    CheckpointInfo,
+    MetricResult,
+    RunResult,
+    SampleInfo,
+    SuiteResult,
+)
+from qa_gate.verdict.checks import Status
+from qa_gate.verdict.gate import accept_as_baseline, evaluate, worst_slices
 
 TAGS = [{"colour": "red"}, {"colour": "red"}, {"colour": "blue"}, {"colour": "blue"}]
 

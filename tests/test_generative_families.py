@@ -14,12 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from tiny_models import (
+    build_tiny_blip_vqa,
+    build_tiny_multilabel_classifier,
+    build_tiny_trocr,
+)
 
-from qa_gate.engine import prepare, score
 from qa_gate.errors import AdapterError
-from qa_gate.golden import load_suite, open_image, write_hashes
+from qa_gate.golden.suite import load_suite, open_image, write_hashes
 from qa_gate.metrics.vqa import vqa_accuracy
-from tiny_models import build_tiny_blip_vqa, build_tiny_multilabel_classifier, build_tiny_trocr
+from qa_gate.pipeline import prepare, score
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = """\
@@ -76,8 +80,8 @@ def test_ocr_cer_and_wer_equal_jiwer_on_the_transcriptions(tmp_path: Path, monke
 
 def test_generative_vqa_answers_each_question_and_scores_officially(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa_gate.adapters.answerer import load_transformers_answerer
-    from qa_gate.config import load_config
+    from qa_gate.adapters.hf.answerer import load_transformers_answerer
+    from qa_gate.config.load import load_config
 
     monkeypatch.chdir(tmp_path)
     path = _project(tmp_path, "vqa", build_tiny_blip_vqa, "      vqa_accuracy: {min: 0.0}\n")

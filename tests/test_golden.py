@@ -13,7 +13,7 @@ import yaml
 from PIL import Image
 
 from qa_gate.errors import GoldenError
-from qa_gate.golden import (
+from qa_gate.golden.suite import (
     HASHES,
     MANIFEST,
     Sample,

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-
 import test_caption_family
 from gate_project import write_tiny_suite
 
 if TYPE_CHECKING:
-    from qa_gate.engine import Prepared
-    from qa_gate.gate import Verdict
+    from qa_gate.pipeline import Prepared
     from qa_gate.results import RunResult
+    from qa_gate.verdict.checks import Verdict
 
 pytest.importorskip("pycocoevalcap")
 JAVA = shutil.which("java") is not None
@@ -60,7 +59,7 @@ SKIPPED_IDS = ("golden/tiny::bleu4::min", "golden/tiny::bleu4::max_drop", "golde
 
 def _build(root: Path, captioner: Path) -> Path:
     """The project under ``root`` (each sample's caption is also its OCR ``text``); returns its thresholds file."""
-    from qa_gate.golden import write_hashes
+    from qa_gate.golden.suite import write_hashes
 
     shutil.copytree(captioner, root / "ckpt")
     suite = write_tiny_suite(root / "golden" / "tiny")
@@ -91,7 +90,7 @@ def no_java(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
 @pytest.fixture(scope="module")
 def hidden(tmp_path_factory: pytest.TempPathFactory, captioner_dir: Path) -> tuple[Prepared, RunResult, Verdict]:
     """``(prepared, run, verdict)`` of the project scored once with Java hidden."""
-    from qa_gate.engine import judge, prepare, score
+    from qa_gate.pipeline import judge, prepare, score
 
     thresholds = _build(tmp_path_factory.mktemp("hidden"), captioner_dir)
     with pytest.MonkeyPatch.context() as patch:
@@ -104,7 +103,7 @@ def hidden(tmp_path_factory: pytest.TempPathFactory, captioner_dir: Path) -> tup
 
 def _stored_without_skips(run: RunResult) -> str:
     """A valid baseline file's text: ``run`` with its skipped metrics left out (as an older baseline)."""
-    from qa_gate.baseline.base import dumps
+    from qa_gate.baseline.store import dumps
 
     return dumps(replace(run, suites=tuple(replace(s, skipped=MappingProxyType({})) for s in run.suites)))
 
@@ -120,7 +119,7 @@ def test_the_run_goes_on_and_records_why_each_metric_was_skipped(hidden: tuple[P
                                  "CIDEr-D, ROUGE-L, METEOR; pycocoevalcap); install a JRE")
         assert "METEOR" in reason and "no 'java' found on PATH" in reason
 
-    from qa_gate.gate import Status
+    from qa_gate.verdict.checks import Status
 
     by_id = {c.id: c for c in verdict.checks}
     assert {i for i, c in by_id.items() if c.status is Status.SKIPPED} == set(SKIPPED_IDS)
@@ -133,9 +132,9 @@ def test_the_run_goes_on_and_records_why_each_metric_was_skipped(hidden: tuple[P
 
 
 def test_reports_and_the_verdict_table_show_skips_with_the_reason(hidden: tuple[Prepared, RunResult, Verdict]) -> None:
-    from qa_gate.engine import verdict_lines
     from qa_gate.report.html import render_html
-    from qa_gate.report.render import render_markdown
+    from qa_gate.report.markdown import render_markdown
+    from qa_gate.report.terminal import verdict_lines
 
     _, run, verdict = hidden
     reason = run.suite("tiny").skipped["meteor"]
@@ -155,8 +154,8 @@ def test_reports_and_the_verdict_table_show_skips_with_the_reason(hidden: tuple[
 
 
 def test_a_baseline_is_never_recorded_with_a_skipped_metric(hidden: tuple[Prepared, RunResult, Verdict], tmp_path: Path) -> None:
-    from qa_gate.engine import record_baseline
     from qa_gate.errors import BaselineError
+    from qa_gate.pipeline import record_baseline
 
     prepared, run, verdict = hidden
     config = replace(prepared.config, baseline_path=tmp_path / "baseline.json")
@@ -226,7 +225,7 @@ def test_the_plugin_skips_with_the_reason_and_refuses_the_update(
 
 def test_any_other_java_failure_still_fails_loudly(tmp_path: Path, captioner_dir: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _build(tmp_path, captioner_dir)
     bin_dir = Path(_javaless_path(tmp_path / "bin"))
@@ -239,8 +238,8 @@ def test_any_other_java_failure_still_fails_loudly(tmp_path: Path, captioner_dir
 
 @pytest.mark.skipif(not JAVA, reason="scoring METEOR needs Java")
 def test_with_java_the_same_project_scores_every_metric(tmp_path: Path, captioner_dir: Path) -> None:
-    from qa_gate.engine import judge, prepare, record_baseline, score
-    from qa_gate.gate import Status
+    from qa_gate.pipeline import judge, prepare, record_baseline, score
+    from qa_gate.verdict.checks import Status
 
     prepared = prepare(_build(tmp_path, captioner_dir))
     run = score(prepared)
@@ -255,9 +254,15 @@ def test_with_java_the_same_project_scores_every_metric(tmp_path: Path, captione
 
 
 def test_a_skipped_metric_survives_the_run_json() -> None:
-    from qa_gate.baseline.base import dumps, run_from_json, run_to_json
+    from qa_gate.baseline.store import dumps, run_from_json, run_to_json
     from qa_gate.errors import BaselineError
-    from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+    from qa_gate.results import (
+        CheckpointInfo,
+        MetricResult,
+        RunResult,
+        SampleInfo,
+        SuiteResult,
+    )
 
     metric = MetricResult("clipscore", 0.5, True, "fp", {"metric": "clipscore"}, np.array([[0.4], [0.6]]), (0.4, 0.6))
     reason = "Java is required for METEOR; install a JRE (no 'java' found on PATH)"
@@ -305,7 +310,7 @@ def test_a_signoff_with_a_skipped_metric_is_refused_and_leaves_nothing(
 
 def test_generated_captions_are_scored_by_the_scorer_without_java(
         tmp_path: Path, captioner_dir: Path, tiny_open_clip: Path, no_java: None) -> None:
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     thresholds = _build(tmp_path, captioner_dir)
     thresholds.write_text(THRESHOLDS.replace("baseline:", f"scorer: {{adapter: open_clip, checkpoint: {tiny_open_clip}}}\n"

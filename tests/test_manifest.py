@@ -11,7 +11,7 @@ import yaml
 from PIL import Image
 
 from qa_gate.errors import GoldenError
-from qa_gate.golden import MANIFEST, load_suite, write_hashes
+from qa_gate.golden.suite import MANIFEST, load_suite, write_hashes
 
 LABELS = ["red", "green", "blue", "circle"]
 ANSWERS = ["red"] * 8 + ["dark red", "orange"]

@@ -16,8 +16,8 @@ def test_without_the_flag_the_plugin_is_inert_and_torch_free(pytester: pytest.Py
 
         def test_nothing_heavy_was_imported():
             assert "torch" not in sys.modules
-            assert "qa_gate.engine" not in sys.modules
-            assert "qa_gate.config" not in sys.modules
+            assert "qa_gate.pipeline" not in sys.modules
+            assert "qa_gate.config.load" not in sys.modules
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gate_project import build_tiny_project
 
 THRESHOLDS = """\
@@ -30,7 +29,7 @@ suites:
 
 @pytest.fixture
 def scored(tmp_path: Path, tiny_open_clip: Path):
-    from qa_gate.engine import prepare, score
+    from qa_gate.pipeline import prepare, score
 
     build_tiny_project(tmp_path, tiny_open_clip)
     (tmp_path / "thresholds.yaml").write_text(THRESHOLDS)
@@ -42,7 +41,7 @@ def _embed(folder: Path, prepared) -> tuple[np.ndarray, callable]:
     import open_clip
     import torch
 
-    from qa_gate.golden import open_image
+    from qa_gate.golden.suite import open_image
 
     model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
     tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
@@ -103,8 +102,8 @@ def test_zero_shot_classes_come_from_the_tag(scored, tmp_path: Path) -> None:
 
 
 def test_a_missing_label_tag_is_refused_before_loading(tmp_path: Path, tiny_open_clip: Path) -> None:
-    from qa_gate.engine import prepare
     from qa_gate.errors import GoldenError
+    from qa_gate.pipeline import prepare
 
     build_tiny_project(tmp_path, tiny_open_clip)
     (tmp_path / "thresholds.yaml").write_text(THRESHOLDS.replace("label_tag: colour", "label_tag: size", 1))

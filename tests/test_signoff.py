@@ -8,13 +8,12 @@ from pathlib import Path
 
 import git
 import pytest
-
-from qa_gate.adapters.base import checkpoint_sha256
-from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from qa_gate.golden import load_suite, write_hashes
-from qa_gate.signoff import SignoffError, read_record
-
 from gate_project import build_tiny_project
+
+from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from qa_gate.files import checkpoint_sha256
+from qa_gate.golden.suite import load_suite, write_hashes
+from qa_gate.signoff import SignoffError, read_record
 
 RECORD = "signoffs/v1.2.json"
 

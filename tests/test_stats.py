@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from qa_gate.metrics.clip import CLIPScore
 from qa_gate.metrics.registry import get_metric, metric_names
-from qa_gate.stats import DropEstimate, estimate_drop, judge_drop, paired_drops
+from qa_gate.verdict.stats import DropEstimate, estimate_drop, judge_drop, paired_drops
 
 CLIP_MEAN = CLIPScore().aggregate
 

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from qa_gate.engine import prepare, score
 from qa_gate.errors import AdapterError, ConfigError, GoldenError
-from qa_gate.golden import load_suite, open_image, write_hashes
+from qa_gate.golden.suite import load_suite, open_image, write_hashes
 from qa_gate.metrics.vqa import vqa_accuracy
+from qa_gate.pipeline import prepare, score
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = REPO / "qa_gate" / "demo" / "checkpoints" / "good"

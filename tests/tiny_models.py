@@ -42,7 +42,12 @@ def build_tiny_blip_captioner(folder: Path) -> Path:
 def _build_tiny_blip(folder: Path, architecture: str) -> Path:
     import torch
     import transformers
-    from transformers import BertTokenizer, BlipConfig, BlipImageProcessor, BlipProcessor
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

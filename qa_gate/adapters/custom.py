@@ -6,13 +6,13 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from qa_gate.adapters.base import (
+from qa_gate.adapters.protocols import (
     ImageCaptioner,
     ImageTextEncoder,
     MultilabelClassifier,
     VisualQuestionAnswerer,
 )
-from qa_gate.config import ModelConfig
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.base import import_backend
-from qa_gate.config import ModelConfig
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, did_you_mean
+from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
     import torch

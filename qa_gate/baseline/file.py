@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa_gate.atomic import write_atomic
-from qa_gate.baseline.base import dumps, run_from_json
+from qa_gate.baseline.store import dumps, run_from_json
 from qa_gate.errors import BaselineError
+from qa_gate.files import write_atomic
 from qa_gate.results import RunResult
 
 

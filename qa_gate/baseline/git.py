@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from qa_gate.baseline.base import HistoryPoint, dumps, run_from_json
 from qa_gate.baseline.file import FileBaselineStore
+from qa_gate.baseline.store import HistoryPoint, dumps, run_from_json
 from qa_gate.errors import BaselineError
-from qa_gate.golden import HASHES, SUMS_LINE, listing_fingerprint
+from qa_gate.golden.suite import HASHES, SUMS_LINE, listing_fingerprint
 from qa_gate.results import RunResult
 
 if TYPE_CHECKING:

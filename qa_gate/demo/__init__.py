@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_gate.demo.shapes import generate_samples, render_suite
-from qa_gate.demo.suites import SuiteSettings, render_multilabel, render_retrieval, render_vqa
+from qa_gate.demo.suites import (
+    SuiteSettings,
+    render_multilabel,
+    render_retrieval,
+    render_vqa,
+)
 from qa_gate.demo.words import WordsSettings, render_words
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +65,7 @@ def suite_dir(root: Path, settings: DemoSettings = DemoSettings(), name: str | N
 
 def build_named_suite(root: Path, name: str, settings: DemoSettings = DemoSettings()) -> Path:
     """Render one demo suite afresh under ``root/golden/`` and write its ``SHA256SUMS``; return its folder."""
-    from qa_gate.golden import write_hashes
+    from qa_gate.golden.suite import write_hashes
 
     renderers = _renderers(settings)
     if name not in renderers:

@@ -17,8 +17,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_gate.demo.suite_writer import GoldenEntry, Value, write_suite
 from qa_gate.demo.shapes import COLOURS, SHAPES, caption, combos, draw_shape, references
+from qa_gate.demo.suite_writer import GoldenEntry, Value, write_suite
 
 REBUILD = "Rebuild with python -m qa_gate.demo build --skip-train."
 RETRIEVAL_DESCRIPTION = f"One coloured shape per caption, for image-text retrieval (qa_gate demo). {REBUILD}"

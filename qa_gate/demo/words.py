@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from qa_gate.demo.suite_writer import GoldenEntry, write_suite
 from qa_gate.demo.shapes import COLOURS, SHAPES, combos
+from qa_gate.demo.suite_writer import GoldenEntry, write_suite
 
 DESCRIPTION = ("Short rendered words, phrases and numbers with exact transcriptions, for OCR (qa_gate demo). "
                "Rebuild with python -m qa_gate.demo build --skip-train.")

@@ -17,8 +17,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qa_gate.metrics.base import Metric
-from qa_gate.metrics.tokenize import (METEOR_STATS, TOKENIZER, CaptionInputs, TokenizedCaptions,
-                                      meteor_jar)
+from qa_gate.metrics.tokenize import (
+    METEOR_STATS,
+    TOKENIZER,
+    CaptionInputs,
+    TokenizedCaptions,
+    meteor_jar,
+)
 
 __all__ = ["CaptionInputs", "TokenizedCaptions", "Bleu1", "Bleu2", "Bleu3", "Bleu4", "CIDErD",
            "RougeL", "Meteor"]

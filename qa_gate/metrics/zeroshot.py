@@ -24,7 +24,14 @@ import numpy as np
 
 from qa_gate.errors import ConfigError, GoldenError
 from qa_gate.metrics.base import Metric
-from qa_gate.metrics.retrieval import DEFAULT_BLOCK, TIE_TOL, TIES, SuiteCache, check_finite, positive_ranks
+from qa_gate.metrics.retrieval import (
+    DEFAULT_BLOCK,
+    TIE_TOL,
+    TIES,
+    SuiteCache,
+    check_finite,
+    positive_ranks,
+)
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a photo of a {}.",

@@ -2,7 +2,7 @@
 
 from qa_gate.report.escape import md_code, md_escape
 from qa_gate.report.html import render_html, write_html
-from qa_gate.report.render import append_step_summary, render_markdown, write_report
+from qa_gate.report.markdown import append_step_summary, render_markdown, write_report
 
 __all__ = ["append_step_summary", "md_code", "md_escape", "render_html", "render_markdown", "write_html",
            "write_report"]

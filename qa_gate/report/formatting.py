@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from qa_gate.config import Rule
-from qa_gate.stats import DropEstimate
+from qa_gate.config.model import Rule
+from qa_gate.verdict.stats import DropEstimate
 
 MISSING = "—"
 MINUS = "−"

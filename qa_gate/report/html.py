@@ -18,12 +18,12 @@ from types import MappingProxyType
 
 import jinja2
 
-from qa_gate.gate import Verdict
+from qa_gate.files import write_atomic
 from qa_gate.report.escape import one_line
-from qa_gate.atomic import write_atomic
-from qa_gate.report.render import TEMPLATES_DIR, template_context
+from qa_gate.report.markdown import TEMPLATES_DIR, template_context
 from qa_gate.report.trend import SVG_HEIGHT, SVG_WIDTH, Trend
-from qa_gate.report.views import report_view
+from qa_gate.report.view import report_view
+from qa_gate.verdict.checks import Verdict
 
 TEMPLATE = "report.html.j2"
 THUMBNAIL_SIZE = 128

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from qa_gate.adapters.base import autocast_dtype, checkpoint_sha256, import_backend, resolve_device
 from qa_gate.errors import AdapterError
+from qa_gate.files import checkpoint_sha256
+from qa_gate.registry import import_backend
+from qa_gate.scoring.device import autocast_dtype, resolve_device
 
 NO_CUDA = not torch.cuda.is_available()
 

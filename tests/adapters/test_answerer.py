@@ -15,9 +15,9 @@ from tiny_models import (
     build_tiny_multilabel_classifier,
 )
 
-from qa_gate.adapters.answerer import load_transformers_answerer
-from qa_gate.adapters.base import VisualQuestionAnswerer
-from qa_gate.config import ModelConfig
+from qa_gate.adapters.hf.answerer import load_transformers_answerer
+from qa_gate.adapters.protocols import VisualQuestionAnswerer
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 
 CPU = torch.device("cpu")

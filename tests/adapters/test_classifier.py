@@ -10,9 +10,9 @@ import pytest
 import torch
 from tiny_models import build_tiny_multilabel_classifier
 
-from qa_gate.adapters.base import MultilabelClassifier
-from qa_gate.adapters.classifier import load_transformers_classifier
-from qa_gate.config import ModelConfig
+from qa_gate.adapters.hf.classifier import load_transformers_classifier
+from qa_gate.adapters.protocols import MultilabelClassifier
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 
 CPU = torch.device("cpu")

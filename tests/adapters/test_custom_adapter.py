@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from qa_gate.adapters.base import load_encoder
-from qa_gate.config import ModelConfig
+from qa_gate.adapters.load import load_encoder
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 
 CPU = torch.device("cpu")

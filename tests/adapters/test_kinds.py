@@ -12,7 +12,7 @@ from tiny_models import (
     build_tiny_trocr,
 )
 
-from qa_gate.adapters.kinds import KINDS, transformers_kind
+from qa_gate.adapters.hf.config import KINDS, transformers_kind
 from qa_gate.errors import AdapterError
 
 

@@ -12,8 +12,8 @@ import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from safetensors.torch import load_file, save_file
 
-from qa_gate.adapters.base import load_encoder
-from qa_gate.config import ModelConfig
+from qa_gate.adapters.load import load_encoder
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 
 CPU = torch.device("cpu")

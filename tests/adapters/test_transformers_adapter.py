@@ -10,11 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from qa_gate.adapters.base import checkpoint_sha256, load_encoder
-from qa_gate.config import ModelConfig
-from qa_gate.engine import prepare, score
+from qa_gate.adapters.load import load_encoder
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
-from qa_gate.golden import write_hashes
+from qa_gate.files import checkpoint_sha256
+from qa_gate.golden.suite import write_hashes
+from qa_gate.pipeline import prepare, score
 
 CPU = torch.device("cpu")
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from tiny_models import CHARACTERS, build_tiny_blip_captioner, build_tiny_trocr
 
-from qa_gate.adapters.captioner import load_transformers_captioner
-from qa_gate.config import ModelConfig
+from qa_gate.adapters.hf.captioner import load_transformers_captioner
+from qa_gate.config.model import ModelConfig
 
 CPU = torch.device("cpu")
 MAX_NEW_TOKENS = 8

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from qa_gate.baseline.base import dumps
-from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.errors import BaselineError
-
 from test_gate import make_run
+
+from qa_gate.baseline.file import FileBaselineStore
+from qa_gate.baseline.store import dumps
+from qa_gate.errors import BaselineError
 
 
 def test_missing_file_means_no_baseline(tmp_path: Path) -> None:

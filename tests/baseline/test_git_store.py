@@ -9,14 +9,13 @@ from pathlib import Path
 
 import git
 import pytest
+from test_gate import make_run
 
-from qa_gate.baseline.base import dumps
 from qa_gate.baseline.file import FileBaselineStore
 from qa_gate.baseline.git import BaselineChange, GitBaselineStore, GoldenChange
+from qa_gate.baseline.store import dumps
 from qa_gate.errors import BaselineError
-from qa_gate.golden import load_suite, write_hashes
-
-from test_gate import make_run
+from qa_gate.golden.suite import load_suite, write_hashes
 
 BASELINE = "baselines/baseline.json"
 MANIFEST = "version: 1\nsamples:\n  - {id: a, image: a.png, caption: a red square}\n" \

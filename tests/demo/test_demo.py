@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qa_gate.demo import build_suite
-from qa_gate.golden import HASHES, load_suite
+from qa_gate.golden.suite import HASHES, load_suite
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = REPO / "qa_gate" / "demo" / "checkpoints" / "good"
@@ -24,7 +24,12 @@ def test_the_committed_suite_is_what_the_build_renders(tmp_path: Path) -> None:
 
 
 def test_training_path_runs_and_saves_loadable_checkpoints(tmp_path: Path) -> None:
-    from qa_gate.demo.train import Phase, TrainSettings, load_checkpoint, train_checkpoints
+    from qa_gate.demo.train import (
+        Phase,
+        TrainSettings,
+        load_checkpoint,
+        train_checkpoints,
+    )
 
     quick = TrainSettings(per_combo=2, batch_size=8, threads=1,
                           good=Phase(steps=3, lr=1e-3, warmup=1, seed=1),

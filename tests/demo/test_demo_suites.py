@@ -16,7 +16,7 @@ from qa_gate.demo.__main__ import main
 from qa_gate.demo.shapes import COLOURS, SHAPES, combos
 from qa_gate.demo.suite_writer import yaml_scalar, yaml_value
 from qa_gate.demo.words import WordsSettings, draw_text, samples
-from qa_gate.golden import load_suite
+from qa_gate.golden.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[2]
 NEW_SUITES = ("retrieval", "vqa", "multilabel", "words")

@@ -13,8 +13,19 @@ from qa_gate.errors import AdapterError, GoldenError
 from qa_gate.metrics import retrieval
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.retrieval import (
-    I2TMeanRank, I2TMedianRank, I2TRecallAt1, I2TRecallAt5, I2TRecallAt10, T2IMeanRank, T2IMedianRank,
-    T2IRecallAt1, T2IRecallAt5, T2IRecallAt10, nan_median, rank_all, rank_arrays,
+    I2TMeanRank,
+    I2TMedianRank,
+    I2TRecallAt1,
+    I2TRecallAt5,
+    I2TRecallAt10,
+    T2IMeanRank,
+    T2IMedianRank,
+    T2IRecallAt1,
+    T2IRecallAt5,
+    T2IRecallAt10,
+    nan_median,
+    rank_all,
+    rank_arrays,
 )
 
 ALL = (I2TRecallAt1, I2TRecallAt5, I2TRecallAt10, I2TMedianRank, I2TMeanRank,

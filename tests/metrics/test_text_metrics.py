@@ -23,7 +23,15 @@ from pycocoevalcap.rouge.rouge import Rouge as CocoRouge  # noqa: E402
 from qa_gate.metrics import tokenize  # noqa: E402
 from qa_gate.metrics.base import fingerprint  # noqa: E402
 from qa_gate.metrics.text import (  # noqa: E402
-    CIDErD, Bleu1, Bleu2, Bleu3, Bleu4, Meteor, RougeL, TokenizedCaptions)
+    Bleu1,
+    Bleu2,
+    Bleu3,
+    Bleu4,
+    CIDErD,
+    Meteor,
+    RougeL,
+    TokenizedCaptions,
+)
 
 JAVA = shutil.which("java") is not None
 EXACT = 1e-12  # BLEU, CIDEr-D, ROUGE-L: measured 0 overall, <= 5.6e-17 per sample

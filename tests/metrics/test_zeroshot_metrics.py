@@ -14,7 +14,11 @@ from qa_gate.errors import ConfigError, GoldenError
 from qa_gate.metrics import zeroshot
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.zeroshot import (
-    DEFAULT_TEMPLATES, ZeroShotMeanPerClassRecall, ZeroShotTop1, ZeroShotTop5, class_embeddings,
+    DEFAULT_TEMPLATES,
+    ZeroShotMeanPerClassRecall,
+    ZeroShotTop1,
+    ZeroShotTop5,
+    class_embeddings,
 )
 
 ALL = (ZeroShotTop1, ZeroShotTop5, ZeroShotMeanPerClassRecall)

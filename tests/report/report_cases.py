@@ -9,10 +9,24 @@ from types import MappingProxyType
 
 import numpy as np
 
-from qa_gate.baseline.base import HistoryPoint
-from qa_gate.config import GateConfig, MetricConfig, ModelConfig, Rule, SliceConfig, SuiteConfig
-from qa_gate.gate import Verdict, evaluate
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.baseline.store import HistoryPoint
+from qa_gate.config.model import (
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Rule,
+    SliceConfig,
+    SuiteConfig,
+)
+from qa_gate.results import (
+    CheckpointInfo,
+    MetricResult,
+    RunResult,
+    SampleInfo,
+    SuiteResult,
+)
+from qa_gate.verdict.checks import Verdict
+from qa_gate.verdict.gate import evaluate
 
 COLOURS = ("red", "red", "blue", "blue", "green", "green")
 BASE = [0.80] * 6

@@ -12,14 +12,27 @@ import pytest
 from report_cases import judge, table_rows, unescape
 from sklearn.metrics import f1_score
 
-from qa_gate.config import GateConfig, MetricConfig, ModelConfig, Rule, SuiteConfig
-from qa_gate.gate import Verdict, evaluate
+from qa_gate.config.model import (
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Rule,
+    SuiteConfig,
+)
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.classification import f1, label_counts, sample_f1
 from qa_gate.report import render_html, render_markdown
-from qa_gate.report.families import MAX_LABEL_ROWS
 from qa_gate.report.formatting import format_delta
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.report.sections import MAX_LABEL_ROWS
+from qa_gate.results import (
+    CheckpointInfo,
+    MetricResult,
+    RunResult,
+    SampleInfo,
+    SuiteResult,
+)
+from qa_gate.verdict.checks import Verdict
+from qa_gate.verdict.gate import evaluate
 
 HOSTILE_LABEL = "a|b <script>x</script> @me #3 *y*"
 LABELS = ("cat", "dog", HOSTILE_LABEL, "bird")

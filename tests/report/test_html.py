@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from report_cases import HOSTILE, RED_SLICE, history, judge
 
-from qa_gate.gate import Verdict
 from qa_gate.report import render_html, write_html
 from qa_gate.report.html import THUMBNAIL_SIZE, thumbnail_uri
-from qa_gate.report.views import MAX_FLIP_ROWS, MAX_SLICE_ROWS
+from qa_gate.report.view import MAX_FLIP_ROWS, MAX_SLICE_ROWS
+from qa_gate.verdict.checks import Verdict
 
 PNG_PREFIX = "data:image/png;base64,"
 

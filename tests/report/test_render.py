@@ -9,12 +9,27 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from qa_gate.config import GateConfig, MetricConfig, ModelConfig, Rule, SuiteConfig
-from qa_gate.diffs import SampleDelta, SliceDelta
-from qa_gate.gate import Check, Status, Verdict, evaluate
+
+from qa_gate.config.model import (
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Rule,
+    SuiteConfig,
+)
 from qa_gate.report import append_step_summary, render_markdown, write_report
-from qa_gate.report.render import MAX_SLICE_ROWS, format_delta
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.report.formatting import format_delta
+from qa_gate.report.view import MAX_SLICE_ROWS
+from qa_gate.results import (
+    CheckpointInfo,
+    MetricResult,
+    RunResult,
+    SampleInfo,
+    SuiteResult,
+)
+from qa_gate.verdict.checks import Check, Status, Verdict
+from qa_gate.verdict.diffs import SampleDelta, SliceDelta
+from qa_gate.verdict.gate import evaluate
 
 COLOURS = ("red", "red", "blue", "blue", "green", "green")
 EVIL = "<script>x</script>|@octocat #12\n- `"
@@ -327,7 +342,7 @@ def test_append_step_summary_without_variable(env: dict[str, str]) -> None:
 
 def test_append_step_summary_respects_githubs_size_limit(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qa_gate.report.render.STEP_SUMMARY_LIMIT", 200)
+    monkeypatch.setattr("qa_gate.report.markdown.STEP_SUMMARY_LIMIT", 200)
     summary = tmp_path / "summary.md"
     append_step_summary("\n".join(f"| row {i} |" for i in range(100)), {"GITHUB_STEP_SUMMARY": str(summary)})
     text = summary.read_text(encoding="utf-8")

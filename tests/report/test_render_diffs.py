@@ -6,14 +6,23 @@ import dataclasses
 import re
 
 import pytest
-from report_cases import BASE, HOSTILE, RED_SLICE, history, judge, make_run, table_rows, unescape
+from report_cases import (
+    BASE,
+    HOSTILE,
+    RED_SLICE,
+    history,
+    judge,
+    make_run,
+    table_rows,
+    unescape,
+)
 
-from qa_gate.config import Rule
-from qa_gate.gate import Status, Verdict
+from qa_gate.config.model import Rule
 from qa_gate.report import render_markdown
 from qa_gate.report.formatting import format_interval
 from qa_gate.report.trend import MAX_POINTS
-from qa_gate.report.views import MAX_FLIP_ROWS
+from qa_gate.report.view import MAX_FLIP_ROWS
+from qa_gate.verdict.checks import Status, Verdict
 
 SUITE = "### golden/shapes"
 DROP = re.compile(r"^(\d+\.\d{4})(%?) \[(\d+\.\d{4})%?, (\d+\.\d{4})%?\] @95%$")

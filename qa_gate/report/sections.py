@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from qa_gate.diffs import oriented, paired_rows
 from qa_gate.metrics.classification import AVERAGES, per_label_f1
 from qa_gate.metrics.vqa import accuracy_by_type
 from qa_gate.report.formatting import format_definition, format_delta, format_number
 from qa_gate.results import MetricResult, SuiteResult
+from qa_gate.verdict.diffs import oriented, paired_rows
 
 MULTILABEL_METRICS = tuple(f"f1_{average}" for average in AVERAGES)
 VQA_METRIC = "vqa_accuracy"

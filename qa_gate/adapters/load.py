@@ -23,15 +23,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.base import (
+from qa_gate.adapters.protocols import (
     ImageCaptioner,
     ImageTextEncoder,
     MultilabelClassifier,
     VisualQuestionAnswerer,
-    checkpoint_sha256,
 )
-from qa_gate.config import ModelConfig
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
+from qa_gate.files import checkpoint_sha256
 from qa_gate.results import CheckpointInfo
 
 if TYPE_CHECKING:
@@ -88,11 +88,11 @@ def load_model(model: ModelConfig, device: torch.device, families: Mapping[str, 
 
 def load_scorer(scorer: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
     """The ``scorer`` section's dual encoder, on the run's ``device``; errors name ``scorer.<key>``."""
-    from qa_gate.adapters.base import load_encoder
+    from qa_gate.adapters.load import load_encoder
 
     try:
         if scorer.adapter == "transformers":
-            from qa_gate.adapters.kinds import transformers_kind
+            from qa_gate.adapters.hf.config import transformers_kind
 
             kind = transformers_kind(scorer.checkpoint)
             if kind != "dual_encoder":
@@ -119,18 +119,18 @@ def _info(model: ModelConfig, name: str) -> CheckpointInfo:
 
 def _load_transformers(model: ModelConfig, device: torch.device,
                        families: Mapping[str, Sequence[str]]) -> LoadedModel:
-    from qa_gate.adapters.kinds import transformers_kind
+    from qa_gate.adapters.hf.config import transformers_kind
 
     needed = set(families)
     kind = transformers_kind(model.checkpoint)
     if kind == "dual_encoder":
-        from qa_gate.adapters.transformers import load_transformers
+        from qa_gate.adapters.hf.dual_encoder import load_transformers
 
         _refuse(model, kind, families, needed & GENERATOR_ONLY)
         encoder, name = load_transformers(model, device)
         return LoadedModel(_info(model, name), encoder=encoder)
     if kind == "classifier":
-        from qa_gate.adapters.classifier import load_transformers_classifier
+        from qa_gate.adapters.hf.classifier import load_transformers_classifier
 
         _refuse(model, kind, families, needed - {"multilabel", "efficiency"})
         classifier, name = load_transformers_classifier(model, device)
@@ -140,13 +140,13 @@ def _load_transformers(model: ModelConfig, device: torch.device,
     names = []
     net = None  # one model in memory, even when it both captions and answers
     if needed & GENERATOR_ONLY or "vqa" not in needed:  # efficiency alone times generation
-        from qa_gate.adapters.captioner import load_transformers_captioner
+        from qa_gate.adapters.hf.captioner import load_transformers_captioner
 
         captioner, name = load_transformers_captioner(model, device)
         net = captioner.model
         names.append(name)
     if "vqa" in needed:
-        from qa_gate.adapters.answerer import load_transformers_answerer
+        from qa_gate.adapters.hf.answerer import load_transformers_answerer
 
         answerer, name = load_transformers_answerer(model, device, net)
         names.append(name)
@@ -178,3 +178,24 @@ def _serves(family: str, encoder: Any, captioner: Any, answerer: Any, classifier
     if family == "vqa":
         return answerer is not None or encoder is not None
     return classifier is not None or encoder is not None
+
+
+def load_encoder(model: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
+    """Load the configured checkpoint through its adapter, in eval mode on ``device``."""
+    if model.adapter == "open_clip":
+        from qa_gate.adapters.open_clip import load_open_clip
+
+        encoder, name = load_open_clip(model, device)
+    elif model.adapter == "transformers":
+        from qa_gate.adapters.hf.dual_encoder import load_transformers
+
+        encoder, name = load_transformers(model, device)
+    else:
+        from qa_gate.adapters.custom import load_custom
+
+        encoder, name = load_custom(model, device)  # type: ignore[assignment]
+        if not isinstance(encoder, ImageTextEncoder):
+            raise AdapterError(f"model.adapter: '{model.adapter}' returned {type(encoder).__name__}, which lacks "
+                               "encode_images(images) and encode_texts(texts)")
+    info = CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
+    return encoder, info

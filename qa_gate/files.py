@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tempfile
@@ -32,3 +33,29 @@ def write_atomic(path: Path, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def checkpoint_sha256(location: str) -> str:
+    """sha256 of a checkpoint file, or of a folder's files (paths and contents, sorted).
+
+    A location that is not on disk (a hub id or pretrained tag) has no content hash
+    here and is recorded by name.
+    """
+    path = Path(location)
+    if path.is_file():
+        return _file_sha256(path)
+    if path.is_dir():
+        outer = hashlib.sha256()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            outer.update(file.relative_to(path).as_posix().encode())
+            outer.update(bytes.fromhex(_file_sha256(file)))
+        return outer.hexdigest()
+    return f"unhashed:{location}"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -9,7 +9,7 @@ import numpy as np
 
 from qa_gate.metrics.registry import get_metric
 from qa_gate.results import MetricResult, SampleInfo, SuiteResult
-from qa_gate.stats import paired_drops
+from qa_gate.verdict.stats import paired_drops
 
 TOP_SAMPLES = 10
 

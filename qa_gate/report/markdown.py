@@ -15,11 +15,17 @@ from pathlib import Path
 
 import jinja2
 
-from qa_gate.atomic import write_atomic
-from qa_gate.gate import Verdict
+from qa_gate.files import write_atomic
 from qa_gate.report.escape import md_code, md_escape
-from qa_gate.report.formatting import MINUS, MISSING, format_delta, format_number, format_rule  # noqa: F401
-from qa_gate.report.views import MAX_SLICE_ROWS, SLICE_WARN_DROP, ReportView, report_view  # noqa: F401
+from qa_gate.report.formatting import (  # noqa: F401
+    MINUS,
+    MISSING,
+    format_delta,
+    format_number,
+    format_rule,
+)
+from qa_gate.report.view import ReportView, report_view
+from qa_gate.verdict.checks import Verdict
 
 TEMPLATE = "report.md.j2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"

@@ -11,7 +11,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa_gate.errors import BaselineError
-from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+from qa_gate.results import (
+    CheckpointInfo,
+    MetricResult,
+    RunResult,
+    SampleInfo,
+    SuiteResult,
+)
 
 FORMAT = "qa-gate-baseline"
 VERSION = 1

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa_gate.config_checks import MODES
+from qa_gate.config.model import MODES
 
 Aggregate = Callable[[np.ndarray], np.ndarray]
 

@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from qa_gate.config_checks import (  # noqa: F401 - the constants are re-exported
-    ADAPTERS,
-    DEVICES,
-    DTYPES,
+from qa_gate.config.model import (
     FLOOR_KINDS,
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Overrides,
+    Rule,
+    SliceConfig,
+    SuiteConfig,
+)
+from qa_gate.config.values import (
     MISSING,
     MODEL_CHECKS,
-    MODES,
-    RULE_KINDS,
-    RULE_SETTINGS,
-    USER_ADAPTER,
     Where,
     check_keys,
     confidence,
@@ -37,107 +39,6 @@ from qa_gate.config_checks import (  # noqa: F401 - the constants are re-exporte
 )
 from qa_gate.errors import did_you_mean, one_of
 from qa_gate.metrics.registry import metric_names
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule on one metric: an absolute floor (``min``/``max``) or a regression bound."""
-
-    kind: str
-    value: float
-    mode: str = "significant"
-    confidence: float = 0.95
-
-    @property
-    def is_floor(self) -> bool:
-        """True for absolute floors, which hold whatever the baseline."""
-        return self.kind in FLOOR_KINDS
-
-
-@dataclass(frozen=True)
-class MetricConfig:
-    """A metric to score on a suite, its definition parameters and its rules."""
-
-    name: str
-    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    rules: tuple[Rule, ...] = ()
-
-
-@dataclass(frozen=True)
-class SliceConfig:
-    """Rules for the samples of a suite tagged ``key=value``; metric params come from the suite."""
-
-    slice: str
-    key: str
-    value: str
-    metrics: tuple[MetricConfig, ...]
-
-
-@dataclass(frozen=True)
-class SuiteConfig:
-    """A golden suite: its name, its folder, the metrics gated on it and per-slice rules."""
-
-    name: str
-    path: Path
-    label: str
-    metrics: tuple[MetricConfig, ...]
-    slices: tuple[SliceConfig, ...] = ()
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The checkpoint under test and how to run it."""
-
-    adapter: str
-    checkpoint: str
-    model_name: str | None = None
-    pretrained: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 32
-    allow_pickle: bool = False
-    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """The whole validated ``thresholds.yaml`` with command-line overrides applied."""
-
-    source: Path
-    version: int
-    model: ModelConfig
-    suites: tuple[SuiteConfig, ...]
-    baseline_path: Path
-    report_path: Path | None
-    resamples: int = 10000
-    seed: int = 0
-    baseline_ref: str | None = None
-    accept_baseline_change: bool = False
-    baseline_explicit: bool = False
-    scorer: ModelConfig | None = None
-    """A fixed dual encoder that scores generated captions (``caption: generated``); runs on the model's device."""
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Values from the command line (or ini options) that replace the file's.
-
-    ``None`` means "not given". Relative paths are taken relative to the current
-    directory, unlike the file's paths, which are relative to the file.
-    """
-
-    checkpoint: str | None = None
-    adapter: str | None = None
-    model_name: str | None = None
-    device: str | None = None
-    dtype: str | None = None
-    batch_size: int | None = None
-    baseline_path: str | None = None
-    report_path: str | None = None
-    baseline_ref: str | None = None
-    accept_baseline_change: bool | None = None
-    mode: str | None = None
-
 
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 DEFAULT_BASELINE = "baselines/baseline.json"

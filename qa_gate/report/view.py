@@ -12,13 +12,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa_gate.diffs import SampleDelta, SliceDelta, oriented
-from qa_gate.gate import Check, Status, Verdict
-from qa_gate.report.families import LabelF1Table, TypeTable, label_f1_tables, vqa_type_tables
-from qa_gate.report.formatting import (MISSING, format_definition, format_delta, format_detectable, format_drop,
-                                       format_interval, format_number, format_rule, format_value, rule_unit)
+from qa_gate.report.formatting import (
+    MISSING,
+    format_definition,
+    format_delta,
+    format_detectable,
+    format_drop,
+    format_interval,
+    format_number,
+    format_rule,
+    format_value,
+    rule_unit,
+)
+from qa_gate.report.sections import (
+    LabelF1Table,
+    TypeTable,
+    label_f1_tables,
+    vqa_type_tables,
+)
 from qa_gate.report.trend import Trend, trends
 from qa_gate.results import CheckpointInfo, RunResult, SuiteResult
+from qa_gate.verdict.checks import Check, Status, Verdict
+from qa_gate.verdict.diffs import SampleDelta, SliceDelta, oriented
 
 SLICE_WARN_DROP = 0.02
 """A slice whose value moved this much the wrong way is flagged with ⚠️."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.base import import_backend
-from qa_gate.adapters.kinds import first_line, load_complete, read_config
-from qa_gate.adapters.transformers import refuse_pickle_only
-from qa_gate.config import ModelConfig
-from qa_gate.errors import AdapterError
+from qa_gate.adapters.hf.config import load_complete, read_config
+from qa_gate.adapters.hf.dual_encoder import refuse_pickle_only
+from qa_gate.config.model import ModelConfig
+from qa_gate.errors import AdapterError, first_line
+from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
     import torch

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_gate.baseline.base import HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.config import GateConfig, Overrides, SuiteConfig, load_config
+from qa_gate.baseline.store import HistoryPoint
+from qa_gate.config.load import load_config
+from qa_gate.config.model import GateConfig, Overrides, SuiteConfig
 from qa_gate.errors import BaselineError, ConfigError, did_you_mean
-from qa_gate.gate import Verdict, accept_as_baseline, evaluate
-from qa_gate.golden import Suite, load_suite
+from qa_gate.golden.needs import check_samples
+from qa_gate.golden.suite import Suite, load_suite
 from qa_gate.results import RunResult
-from qa_gate.runner import check_samples
+from qa_gate.verdict.checks import Verdict
+from qa_gate.verdict.gate import accept_as_baseline, evaluate
 
 HISTORY = 10
 
@@ -65,9 +65,9 @@ def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
 
 def score(prepared: Prepared) -> RunResult:
     """Load the checkpoint as what the configured metric families need and score every suite."""
-    from qa_gate.adapters.base import autocast_dtype, resolve_device
-    from qa_gate.adapters.capabilities import load_model, load_scorer
-    from qa_gate.runner import families, run
+    from qa_gate.adapters.load import load_model, load_scorer
+    from qa_gate.scoring.device import autocast_dtype, resolve_device
+    from qa_gate.scoring.runner import families, run
 
     model = prepared.config.model
     device = resolve_device(model.device)
@@ -162,22 +162,3 @@ def record_baseline(config: GateConfig, verdict: Verdict) -> str:
     return FileBaselineStore(config.baseline_path).write(verdict.run)
 
 
-def verdict_lines(verdict: Verdict) -> Sequence[str]:
-    """A plain-text verdict table for terminals."""
-    width = max((len(c.id) for c in verdict.checks), default=10)
-    skipped = f", {len(verdict.skipped)} skipped" if verdict.skipped else ""
-    lines = [f"mm-gate verdict: {'PASSED' if verdict.passed else 'FAILED'}"
-             f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed{skipped})"]
-    lines.extend(f"  CHANGE: {c}" for c in verdict.changes)
-    lines.append(f"  {'status':<12} {'check':<{width}} {'value':>8} {'baseline':>9} {'delta':>8}  rule")
-    ordered = sorted(verdict.checks, key=lambda c: not c.status.failed)
-    for c in ordered:
-        value = "—" if math.isnan(c.value) else f"{c.value:.4f}"
-        base = "—" if c.baseline is None else f"{c.baseline:.4f}"
-        delta = "—" if c.delta is None else f"{c.delta:+.4f}"
-        lines.append(f"  {c.status.value:<12} {c.id:<{width}} {value:>8} {base:>9} {delta:>8}  "
-                     f"{c.rule.kind} {c.rule.value:g}")
-    lines.extend(f"  skipped: {s.id} ({s.checks} check{'' if s.checks == 1 else 's'}): {s.reason}"
-                 for s in verdict.skipped_metrics())
-    lines.extend(f"  note: {n}" for n in verdict.notes)
-    return lines

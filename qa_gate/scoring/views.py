@@ -8,39 +8,20 @@ every metric of the family.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa_gate.errors import AdapterError
-from qa_gate.task_views import (
-    MultilabelView,
-    OCRView,
-    VQAView,
-    family_params,
-    generated_texts,
-)
+from qa_gate.scoring.device import autocast_label, device_label
+from qa_gate.scoring.inputs import generated_texts
+from qa_gate.scoring.task_views import MultilabelView, OCRView, VQAView, family_params
 
 if TYPE_CHECKING:
-    import torch
 
     from qa_gate.metrics.tokenize import TokenizedCaptions
-    from qa_gate.runner import SuiteInputs
-
-
-@contextmanager
-def inference(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
-    """``torch.inference_mode``, with autocast to ``dtype`` when one is given (CUDA)."""
-    import torch
-
-    with torch.inference_mode():
-        if dtype is None:
-            yield
-        else:
-            with torch.autocast(device_type=device.type, dtype=dtype):
-                yield
+    from qa_gate.scoring.inputs import SuiteInputs
 
 
 class RetrievalView:
@@ -140,24 +121,6 @@ class EfficiencyView:
                       "classification": inputs.classifier}[self.operation]
             out.update(timed=f"{self.operation} per batch, wall clock", settings=dict(runner.settings))
         return out
-
-
-def device_label(device: torch.device) -> str:
-    """``cuda:<GPU name>``, or ``cpu:<CPU model>, <n> threads of <m>``: the device and its model."""
-    if device.type == "cuda":
-        import torch
-
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    if device.type == "cpu":
-        from qa_gate.stopwatch import cpu_label
-
-        return cpu_label()
-    return device.type
-
-
-def autocast_label(dtype: torch.dtype | None) -> str:
-    """The autocast dtype as recorded in environments and definitions."""
-    return str(dtype).replace("torch.", "") if dtype is not None else "off (float32)"
 
 
 class CaptionView:

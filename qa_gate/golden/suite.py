@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.errors import GoldenError
-from qa_gate.manifest import MANIFEST, Sample, as_written, parse_manifest
+from qa_gate.golden.manifest import MANIFEST, Sample, as_written, parse_manifest
 
 __all__ = ["HASHES", "MANIFEST", "Sample", "Suite", "load_suite", "open_image", "sample_hint",
            "verify_suite", "write_hashes"]

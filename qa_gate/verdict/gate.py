@@ -9,130 +9,27 @@ mode it passes only when it is shown to be within the allowance.
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from qa_gate.baseline.base import HistoryPoint
-from qa_gate.config import GateConfig, MetricConfig, Rule
-from qa_gate.diffs import (SampleDelta, SliceDelta, changed_samples, flipped_samples, oriented, paired_rows,
-                           slice_rows, slices)
+from qa_gate.config.model import GateConfig, MetricConfig, Rule
 from qa_gate.metrics.registry import get_metric
 from qa_gate.results import MetricResult, RunResult, SuiteResult
-from qa_gate.stats import DropEstimate, estimate_drop, judge_drop
+from qa_gate.verdict.checks import Check, Status, Verdict
+from qa_gate.verdict.diffs import (
+    SampleDelta,
+    SliceDelta,
+    changed_samples,
+    flipped_samples,
+    oriented,
+    paired_rows,
+    slice_rows,
+    slices,
+)
+from qa_gate.verdict.stats import DropEstimate, estimate_drop, judge_drop
 
 _EPS = 1e-12
-
-
-class Status(str, enum.Enum):
-    """Outcome of one check."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    INCOMPARABLE = "incomparable"
-    NO_BASELINE = "no baseline"
-    UPDATED = "updated"
-    SKIPPED = "skipped"
-    """The metric could not be computed (no Java for the captioning metrics); ``message`` holds the reason.
-    Never fails the build, but a baseline is never recorded from such a run."""
-
-    @property
-    def failed(self) -> bool:
-        """True for the statuses that fail the build."""
-        return self in (Status.FAIL, Status.INCOMPARABLE)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One (suite or slice, metric, rule) check and its outcome."""
-
-    suite: str
-    suite_label: str
-    metric: str
-    rule: Rule
-    value: float
-    baseline: float | None
-    status: Status
-    message: str
-    higher_is_better: bool = True
-    slice: str | None = None
-    estimate: DropEstimate | None = None
-    """The bootstrap estimate of the drop, for regression rules judged against a baseline."""
-
-    @property
-    def id(self) -> str:
-        """The readable id: ``golden/shapes::clipscore::min``, ``golden/shapes[colour=red]::clipscore::min``."""
-        where = f"{self.suite_label}[{self.slice}]" if self.slice else self.suite_label
-        return f"{where}::{self.metric}::{self.rule.kind}"
-
-    @property
-    def delta(self) -> float | None:
-        """Candidate minus baseline, when a comparable baseline exists."""
-        return None if self.baseline is None else self.value - self.baseline
-
-    def summary(self) -> str:
-        """One line: value, threshold, baseline, delta and the rule's outcome (or why it was skipped)."""
-        if self.status is Status.SKIPPED:
-            return f"{self.metric}: {self.rule.kind} {self.rule.value:g} skipped: {self.message}"
-        base = "none" if self.baseline is None else f"{self.baseline:.4f}"
-        delta = "n/a" if self.delta is None else f"{self.delta:+.4f}"
-        return (f"{self.metric} = {self.value:.4f}, {self.rule.kind} {self.rule.value:g}, "
-                f"baseline {base}, delta {delta}: {self.message}")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's decision and everything the report explains it with."""
-
-    passed: bool
-    checks: tuple[Check, ...]
-    slices: tuple[SliceDelta, ...]
-    samples: tuple[SampleDelta, ...]
-    notes: tuple[str, ...]
-    run: RunResult
-    baseline: RunResult | None
-    baseline_source: str | None = None
-    changes: tuple[str, ...] = ()
-    """What the change under test did to the baseline or the golden suites (report's first lines)."""
-    history: tuple[HistoryPoint, ...] = ()
-    """Earlier baselines on the target branch, oldest first."""
-    flips: tuple[SampleDelta, ...] = ()
-    """Samples that crossed their metric's floor from the right side to the wrong one."""
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        """The checks that fail the build."""
-        return tuple(c for c in self.checks if c.status.failed)
-
-    @property
-    def skipped(self) -> tuple[Check, ...]:
-        """The checks of metrics the run could not compute (each ``message`` is the reason)."""
-        return tuple(c for c in self.checks if c.status is Status.SKIPPED)
-
-    def skipped_metrics(self) -> tuple[SkippedMetric, ...]:
-        """One entry per skipped (suite, metric), in check order, with how many checks it skipped."""
-        found: dict[tuple[str, str], SkippedMetric] = {}
-        for c in self.skipped:
-            prior = found.get((c.suite, c.metric))
-            found[(c.suite, c.metric)] = SkippedMetric(c.suite_label, c.metric, c.message,
-                                                       1 if prior is None else prior.checks + 1)
-        return tuple(found.values())
-
-
-@dataclass(frozen=True)
-class SkippedMetric:
-    """A metric the run could not compute: where, why, and how many checks were skipped with it."""
-
-    suite_label: str
-    metric: str
-    reason: str
-    checks: int
-
-    @property
-    def id(self) -> str:
-        """``golden/captions::meteor``."""
-        return f"{self.suite_label}::{self.metric}"
 
 
 def _floor(rule: Rule, value: float) -> tuple[Status, str]:

@@ -16,24 +16,16 @@ so results from the two methods never compare.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qa_gate.errors import AdapterError
+from qa_gate.scoring.inputs import generated_texts
 
 if TYPE_CHECKING:
-    from qa_gate.runner import SuiteInputs
-
-
-def generated_texts(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:
-    """The timed, batched ``operation`` (``SuiteInputs.batched``), checked to give one string per sample."""
-    out = inputs.batched(operation, run, extra)
-    if len(out) != len(inputs.suite.samples) or not all(isinstance(o, str) for o in out):
-        raise AdapterError(f"the model returned {len(out)} texts for {len(inputs.suite.samples)} samples; "
-                           "expected one string each")
-    return list(out)
+    from qa_gate.scoring.inputs import SuiteInputs
 
 
 def _cosines(images: np.ndarray, texts: np.ndarray) -> np.ndarray:

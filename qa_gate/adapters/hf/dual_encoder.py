@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.base import import_backend
-from qa_gate.config import ModelConfig
+from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
+from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +61,7 @@ def load_transformers(model: ModelConfig, device: torch.device) -> tuple[Transfo
     if not model.allow_pickle:
         refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
-    from qa_gate.adapters.kinds import load_complete
+    from qa_gate.adapters.hf.config import load_complete
 
     net = load_complete(transformers.AutoModel, model.checkpoint, **kwargs)  # missing weights would be random
     try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qa_gate.adapters.base import import_backend
-from qa_gate.errors import AdapterError
+from qa_gate.errors import AdapterError, first_line
+from qa_gate.registry import import_backend
 
 DUAL_ENCODER = "dual_encoder"
 CLASSIFIER = "classifier"
@@ -27,12 +27,6 @@ _MAPPINGS: tuple[tuple[str, str], ...] = (
     ("MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES", GENERATOR),
     ("MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES", CLASSIFIER),
 )
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def read_config(checkpoint: str) -> Any:

@@ -17,20 +17,18 @@ from typing import Any
 
 import yaml
 
+from qa_gate.config.model import (
+    ADAPTERS,
+    DEVICES,
+    DTYPES,
+    FLOOR_KINDS,
+    MODES,
+    RULE_KINDS,
+    RULE_SETTINGS,
+    USER_ADAPTER,
+)
 from qa_gate.errors import ConfigError, did_you_mean, one_of
 from qa_gate.metrics.registry import get_metric
-
-RULE_KINDS: tuple[str, ...] = ("min", "max", "max_drop", "max_drop_pct")
-FLOOR_KINDS: frozenset[str] = frozenset({"min", "max"})
-MODES: tuple[str, ...] = ("significant", "strict")
-"""How a regression rule judges a drop: beyond the allowed drop with the configured
-confidence (paired bootstrap), or on the point estimate alone (release sign-off)."""
-RULE_SETTINGS: tuple[str, ...] = ("mode", "confidence")
-"""Keys beside a metric's rules that set how its regression rules judge (not metric params)."""
-ADAPTERS: tuple[str, ...] = ("open_clip", "transformers")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
-USER_ADAPTER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 class _Missing:
