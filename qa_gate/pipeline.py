@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.store import HistoryPoint
+from qa_gate.baseline.resolve import resolve_baseline
 from qa_gate.config.load import load_config
 from qa_gate.config.model import GateConfig, Overrides, SuiteConfig
 from qa_gate.errors import BaselineError, ConfigError, did_you_mean
@@ -15,8 +15,6 @@ from qa_gate.golden.suite import Suite, load_suite
 from qa_gate.results import RunResult
 from qa_gate.verdict.checks import Verdict
 from qa_gate.verdict.gate import accept_as_baseline, evaluate
-
-HISTORY = 10
 
 
 @dataclass(frozen=True)
@@ -90,51 +88,9 @@ def _shown_path(location: str, base: Path) -> str:
         return location
 
 
-@dataclass(frozen=True)
-class BaselineContext:
-    """The baseline a run is judged against, where it came from, and what the change under test did to it."""
-
-    source: str
-    baseline: RunResult | None
-    changes: tuple[str, ...] = ()
-    history: tuple[HistoryPoint, ...] = ()
-
-
-def resolve_baseline(prepared: Prepared, history: int = HISTORY) -> BaselineContext:
-    """The target branch's baseline (at the merge-base) inside git; the file otherwise.
-
-    ``--mm-baseline PATH`` always means the file. In git, a baseline or golden suite
-    changed by the change under test is reported, and the change's own baseline is
-    used only with ``--mm-accept-baseline-change``.
-    """
-    config = prepared.config
-    store = None
-    if not config.baseline_explicit:
-        from qa_gate.baseline.git import GitBaselineStore
-
-        store = GitBaselineStore.discover(config.baseline_path, ref=config.baseline_ref)
-    if store is None:
-        file_store = FileBaselineStore(config.baseline_path)
-        return BaselineContext(file_store.describe(), file_store.read())
-    baseline = store.read()
-    changes: list[str] = []
-    change = store.baseline_change()
-    if change is not None:
-        changes.append(change.summary())
-        if config.accept_baseline_change:
-            baseline = change.new
-            changes.append("The changed baseline is accepted (--mm-accept-baseline-change): "
-                           "this run is judged against it.")
-        else:
-            changes.append("This run is judged against the target branch's baseline; pass "
-                           "--mm-accept-baseline-change to accept the new one deliberately.")
-    changes.extend(g.summary() for g in store.golden_changes([s.path for s in prepared.suites]))
-    return BaselineContext(store.describe(), baseline, tuple(changes), tuple(store.history(history)))
-
-
 def judge(prepared: Prepared, run: RunResult, update_baseline: bool = False) -> Verdict:
     """Compare ``run`` with the resolved baseline under the config's rules."""
-    context = resolve_baseline(prepared)
+    context = resolve_baseline(prepared.config, [s.path for s in prepared.suites])
     verdict = evaluate(run, context.baseline, prepared.config, baseline_source=context.source)
     verdict = replace(verdict, changes=context.changes, history=context.history)
     return accept_as_baseline(verdict) if update_baseline else verdict
