@@ -35,11 +35,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
+    """The options that replace the file's values; errors spell them as typed here (``--batch-size``)."""
     return Overrides(checkpoint=args.checkpoint, adapter=args.adapter, model_name=args.model_name,
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                      baseline_path=args.baseline, report_path=args.report,
                      baseline_ref=args.baseline_ref, mode=args.mode,
-                     accept_baseline_change=args.accept_baseline_change)
+                     accept_baseline_change=args.accept_baseline_change, option_prefix="--")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,26 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, update: bool) -> int:
-    from qa_gate.pipeline import judge, prepare, record_baseline, sample_images, score
-    from qa_gate.report.html import write_html
-    from qa_gate.report.markdown import (
-        append_step_summary,
-        render_markdown,
-        write_report,
-    )
-    from qa_gate.report.terminal import verdict_lines
+    from qa_gate.pipeline import deliver, judge, prepare, score
+    from qa_gate.report.terminal import scoring_line, verdict_lines
 
     prepared = prepare(args.thresholds, _overrides(args))
-    print(f"mm-gate: scoring {prepared.config.model.checkpoint} on {len(prepared.suites)} golden suite(s)")
+    print(scoring_line(prepared.config.model, len(prepared.suites)))
     verdict = judge(prepared, score(prepared), update_baseline=update)
     print("\n".join(verdict_lines(verdict)))
-    if prepared.config.report_path is not None:
-        print(f"mm-gate: report written to {write_report(verdict, prepared.config.report_path)}")
-    if args.html is not None:
-        print(f"mm-gate: HTML report written to {write_html(verdict, args.html, sample_images(prepared))}")
-    append_step_summary(render_markdown(verdict))
-    if update:
-        print(f"mm-gate: baseline written to {record_baseline(prepared.config, verdict)}")
+    delivery = deliver(prepared, verdict, html=args.html, update_baseline=update)
+    for line in delivery.lines:
+        print(line)
+    if delivery.refused is not None:
+        print(f"mm-gate: error: {delivery.refused}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK if verdict.passed else EXIT_FAILED
 
 

@@ -46,7 +46,12 @@ def one_of(choices: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def first_line(error: BaseException | str) -> str:
+    """The first line of an exception's message (its type when it has none), or of a text ("" when empty).
+
+    The one place a multi-line message (a library's exception, git's stderr) is cut to one line.
+    """
+    text = str(error).strip()
+    if text:
+        return text.splitlines()[0]
+    return "" if isinstance(error, str) else type(error).__name__

@@ -1,4 +1,4 @@
-"""Atomic file writes: readers see the old file or the new one, never half of one."""
+"""Files on disk: atomic writes (readers see the old file or the new one, never half of one) and sha256 digests."""
 
 from __future__ import annotations
 
@@ -35,6 +35,19 @@ def write_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
+CHUNK = 1 << 20
+"""Bytes read at a time when hashing a file."""
+
+
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of the file at ``path``, read in chunks (a checkpoint may not fit in memory)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def checkpoint_sha256(location: str) -> str:
     """sha256 of a checkpoint file, or of a folder's files (paths and contents, sorted).
 
@@ -43,19 +56,11 @@ def checkpoint_sha256(location: str) -> str:
     """
     path = Path(location)
     if path.is_file():
-        return _file_sha256(path)
+        return file_sha256(path)
     if path.is_dir():
         outer = hashlib.sha256()
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             outer.update(file.relative_to(path).as_posix().encode())
-            outer.update(bytes.fromhex(_file_sha256(file)))
+            outer.update(bytes.fromhex(file_sha256(file)))
         return outer.hexdigest()
     return f"unhashed:{location}"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""The core both faces call: load and verify, score, judge, record. No pytest here."""
+"""The core both faces call: load and verify, score, judge, deliver (reports and baseline). No pytest here."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from pathlib import Path
 from qa_gate.baseline.file import FileBaselineStore
 from qa_gate.baseline.resolve import resolve_baseline
 from qa_gate.config.load import load_config
-from qa_gate.config.model import GateConfig, Overrides, SuiteConfig
-from qa_gate.errors import BaselineError, ConfigError, did_you_mean
-from qa_gate.golden.needs import check_samples
+from qa_gate.config.model import GateConfig, Overrides
+from qa_gate.errors import BaselineError, GateError
+from qa_gate.files import write_atomic
+from qa_gate.golden.needs import check_samples, check_slices
 from qa_gate.golden.suite import Suite, load_suite
+from qa_gate.report.html import write_html
+from qa_gate.report.markdown import append_step_summary, render_markdown
 from qa_gate.results import RunResult
 from qa_gate.verdict.checks import Verdict
 from qa_gate.verdict.gate import accept_as_baseline, evaluate
@@ -40,20 +43,8 @@ def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
     suites = tuple(load_suite(s.path, s.name) for s in config.suites)
     for suite, suite_cfg in zip(suites, config.suites):
         check_samples(suite, suite_cfg)
-        _check_slices(suite, suite_cfg, config.source)
+        check_slices(suite, suite_cfg, config.source)
     return Prepared(config, suites)
-
-
-def _check_slices(suite: Suite, suite_cfg: SuiteConfig, source: Path) -> None:
-    """A slice rule must name a tag value that some sample carries."""
-    present = {f"{k}={v}" for sample in suite.samples for k, v in sample.tags.items()}
-    for slice_cfg in suite_cfg.slices:
-        if slice_cfg.slice not in present:
-            raise ConfigError(
-                f"{source.name}: suites.{suite_cfg.name}.slices.{slice_cfg.slice}: no sample of {suite_cfg.label} is tagged "
-                f"{slice_cfg.key}={slice_cfg.value}{did_you_mean(slice_cfg.slice, present)}; "
-                f"tags present: {', '.join(sorted(present)) or 'none'}"
-            )
 
 
 def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
@@ -65,14 +56,14 @@ def score(prepared: Prepared) -> RunResult:
     """Load the checkpoint as what the configured metric families need and score every suite."""
     from qa_gate.adapters.load import load_model, load_scorer
     from qa_gate.scoring.device import autocast_dtype, resolve_device
-    from qa_gate.scoring.runner import families, run
+    from qa_gate.scoring.families import demands, needs_scorer
+    from qa_gate.scoring.runner import run
 
     model = prepared.config.model
     device = resolve_device(model.device)
     dtype = autocast_dtype(model.dtype, device)
-    needed = families(prepared.config)
-    loaded = load_model(model, device, needed)
-    if "scored_caption" in needed and prepared.config.scorer is not None:
+    loaded = load_model(model, device, demands(prepared.config))
+    if needs_scorer(prepared.config) and prepared.config.scorer is not None:
         scorer, info = load_scorer(prepared.config.scorer, device)
         loaded = replace(loaded, scorer=scorer, scorer_checkpoint=info)
     shown = _shown_path(loaded.checkpoint.checkpoint, prepared.config.source.parent)
@@ -116,5 +107,39 @@ def record_baseline(config: GateConfig, verdict: Verdict) -> str:
             f"baseline not updated: floors fail ({', '.join(broken)}); a baseline must pass its own floors"
         )
     return FileBaselineStore(config.baseline_path).write(verdict.run)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What :func:`deliver` wrote, as lines for the terminal, and why a requested baseline was refused."""
+
+    lines: tuple[str, ...]
+    refused: str | None = None
+    """The reason the baseline was not written (a floor fails, a metric was skipped); ``None`` otherwise."""
+
+
+def deliver(prepared: Prepared, verdict: Verdict, *, html: Path | None, update_baseline: bool,
+            interrupted: bool = False) -> Delivery:
+    """Write the Markdown report (rendered once), the HTML report, the GitHub job summary and,
+    when asked and not ``interrupted``, the baseline. Every face ends its run with this."""
+    lines: list[str] = []
+    markdown = render_markdown(verdict)
+    if prepared.config.report_path is not None:
+        written = write_atomic(prepared.config.report_path, markdown.encode("utf-8"))
+        lines.append(f"mm-gate: report written to {written}")
+    if html is not None:
+        lines.append(f"mm-gate: HTML report written to {write_html(verdict, html, sample_images(prepared))}")
+    summary = append_step_summary(markdown)
+    if summary is not None:
+        lines.append(f"mm-gate: report appended to $GITHUB_STEP_SUMMARY ({summary})")
+    if not update_baseline:
+        return Delivery(tuple(lines))
+    if interrupted:
+        return Delivery((*lines, "mm-gate: baseline NOT updated: the session was interrupted"))
+    try:
+        where = record_baseline(prepared.config, verdict)
+    except GateError as exc:
+        return Delivery(tuple(lines), refused=str(exc))
+    return Delivery((*lines, f"mm-gate: baseline written to {where}"))
 
 

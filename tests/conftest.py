@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gate_project import TINY_CLIP, build_tiny_project
+from support.project import TINY_CLIP, build_tiny_project
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

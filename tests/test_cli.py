@@ -54,7 +54,30 @@ def test_run_update_and_regress(project: Path, capsys: pytest.CaptureFixture[str
 def test_user_errors_are_one_line_exit_4(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--device", "tpu"]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.startswith("mm-gate: error: --device") or "--mm-device" in err
+    assert err.startswith("mm-gate: error: --device: ") and "--mm-device" not in err
     assert "tpu" in err and "Traceback" not in err
     assert main(["run", "--thresholds", "missing.yaml"]) == EXIT_USAGE
     assert "missing.yaml" in capsys.readouterr().err
+
+
+def test_option_errors_use_the_cli_spelling(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--batch-size", "abc"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("mm-gate: error: --batch-size: expected an integer >= 1, got 'abc'")
+    assert main(["baseline", "update", "--mode", "lenient"]) == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("mm-gate: error: --mode: expected 'significant' or 'strict'")
+
+
+def test_refused_baseline_update_is_exit_4_after_the_reports(project: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    thresholds = project / "thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace(" clipscore: {min: 0.0", " clipscore: {min: 2.4"))
+    summary = project / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["baseline", "update", "--html", "report.html"]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "mm-gate: report written to" in captured.out and "mm-gate: HTML report written to" in captured.out
+    assert "report appended to $GITHUB_STEP_SUMMARY" in captured.out
+    assert captured.err.startswith("mm-gate: error: baseline not updated: floors fail (golden/tiny::clipscore::min)")
+    assert summary.read_text().count("## mm-gate") == 1 and (project / "report.html").exists()
+    assert not (project / "baselines" / "baseline.json").exists()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from qa_gate.config.load import OPTION_NAMES, load_config
+from qa_gate.config.load import OPTION_NAMES, load_config, option_name
 from qa_gate.config.model import (
     MODES,
     GateConfig,
@@ -132,6 +133,42 @@ def test_duplicate_key_reports_line(tmp_path: Path) -> None:
     assert "line 2" in message and "duplicate key 'version'" in message
 
 
+def test_yaml_dialect_is_yaml_1_2_words(tmp_path: Path) -> None:
+    """thresholds.yaml is read as golden manifests are: only true/false are booleans, 1e-3 is a number."""
+    from qa_gate.config.values import Where, read_yaml
+
+    path = tmp_path / "any.yaml"
+    path.write_text("a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: True\ng: false\nh: 1e-3\ni: 2\n")
+    assert read_yaml(path, Where(str(path))) == {
+        "a": "yes", "b": "No", "c": "on", "d": "OFF", "e": "y", "f": True, "g": False, "h": 0.001, "i": 2}
+    assert yaml.safe_load("a: yes") == {"a": True}  # PyYAML's own SafeLoader is left as it is
+
+
+@pytest.mark.parametrize("text", ["1: a\n'1': b\n", "true: a\nTrue: b\n", "~: a\nnull: b\n"])
+def test_a_key_given_twice_in_other_spellings_is_a_duplicate(tmp_path: Path, text: str) -> None:
+    message = error(tmp_path, f"version: 1\nmodel:\n  {text.replace(chr(10), chr(10) + '  ')}")
+    assert "invalid YAML at line 4" in message and "duplicate key" in message and "first given at line 3" in message
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "Yes", "NO"])
+def test_a_yaml_1_1_boolean_word_is_text_with_a_clear_error(tmp_path: Path, word: str) -> None:
+    doc = valid()
+    doc["model"]["allow_pickle"] = word
+    message = error(tmp_path, yaml.safe_dump(doc, sort_keys=False).replace(f"'{word}'", word))
+    assert message == (f"{tmp_path / 'thresholds.yaml'}: model.allow_pickle: expected true or false, got "
+                       f"'{word}' (qa_gate reads YAML 1.2: only true and false are booleans, yes/no/on/off are text)")
+
+
+def test_a_yaml_1_1_boolean_word_in_a_metric_parameter(tmp_path: Path) -> None:
+    doc = valid()
+    doc["suites"]["words"] = {"metrics": {"cer": {"max": 0.5, "lowercase": "PLACEHOLDER"}}}
+    message = error(tmp_path, yaml.safe_dump(doc, sort_keys=False).replace("PLACEHOLDER", "on"))
+    assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: suites.words.metrics.cer.lowercase: ")
+    assert "expected true or false, got 'on' (qa_gate reads YAML 1.2" in message
+    doc["suites"]["words"]["metrics"]["cer"]["lowercase"] = True
+    assert load(tmp_path, doc).suites
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("- a\n- b\n", "expected a mapping with 'version', 'model' and 'suites' at the top level, got a list"),
     ("", "the file is empty"),
@@ -176,7 +213,8 @@ def test_missing_model_key(tmp_path: Path, key: str) -> None:
     del doc["model"][key]
     message = error(tmp_path, doc)
     assert message.startswith(f"{tmp_path / 'thresholds.yaml'}: model.{key}: missing")
-    assert f"--mm-{key}" in message
+    assert f"(or pass --{key})" in message
+    assert f"(or pass --mm-{key})" in error(tmp_path, doc, Overrides(option_prefix="--mm-"))
 
 
 def test_missing_checkpoint_given_by_override(tmp_path: Path) -> None:
@@ -418,8 +456,9 @@ def test_override_hub_id_checkpoint_is_kept(tmp_path: Path, monkeypatch: pytest.
     (Overrides(report_path=""), "--mm-report: expected a file path, got ''"),
 ])
 def test_override_errors_name_the_option(tmp_path: Path, overrides: Overrides, expected: str) -> None:
-    message = error(tmp_path, valid(), overrides)
-    assert message.startswith(expected)
+    pytest_face = replace(overrides, option_prefix="--mm-")
+    assert error(tmp_path, valid(), pytest_face).startswith(expected)
+    assert error(tmp_path, valid(), overrides).startswith(expected.replace("--mm-", "--", 1))  # mm-gate's spelling
 
 
 def test_file_errors_still_reported_when_overridden(tmp_path: Path) -> None:
@@ -684,9 +723,16 @@ def test_accept_baseline_change_from_ini_text(tmp_path: Path, text: str, expecte
 
 
 def test_new_options_are_named() -> None:
-    assert OPTION_NAMES["baseline_ref"] == "--mm-baseline-ref"
-    assert OPTION_NAMES["accept_baseline_change"] == "--mm-accept-baseline-change"
-    assert OPTION_NAMES["mode"] == "--mm-mode"
+    assert OPTION_NAMES["baseline_ref"] == "baseline-ref"
+    assert OPTION_NAMES["accept_baseline_change"] == "accept-baseline-change"
+    assert OPTION_NAMES["mode"] == "mode"
+
+
+def test_each_face_spells_its_options() -> None:
+    assert set(OPTION_NAMES) == set(Overrides.__dataclass_fields__) - {"option_prefix"}
+    assert option_name("batch_size", Overrides()) == "--batch-size"
+    assert option_name("batch_size", Overrides(option_prefix="--mm-")) == "--mm-batch-size"
+    assert option_name("baseline_path", Overrides(option_prefix="--mm-")) == "--mm-baseline"
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
@@ -699,7 +745,8 @@ def test_new_options_are_named() -> None:
      "--mm-accept-baseline-change: expected true or false, got 'maybe'"),
 ])
 def test_new_override_errors_name_the_option(tmp_path: Path, overrides: Overrides, expected: str) -> None:
-    assert error(tmp_path, valid(), overrides).startswith(expected)
+    assert error(tmp_path, valid(), replace(overrides, option_prefix="--mm-")).startswith(expected)
+    assert error(tmp_path, valid(), overrides).startswith(expected.replace("--mm-", "--", 1))
 
 
 def test_file_mode_error_still_reported_when_overridden(tmp_path: Path) -> None:

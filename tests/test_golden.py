@@ -229,7 +229,8 @@ def test_listed_file_that_is_gone(tmp_path: Path) -> None:
 def test_duplicate_id(tmp_path: Path) -> None:
     path = _make_suite(tmp_path)
     _edit_sample(path, 2, id="red-circle-000")
-    write_hashes_error = pytest.raises(GoldenError, match=r"duplicate id 'red-circle-000', already used by samples\[0\]")
+    write_hashes_error = pytest.raises(GoldenError,
+                                       match=r"duplicate id 'red-circle-000', already used by samples\[0\]")
     with write_hashes_error:
         write_hashes(path)
     assert "sample 'red-circle-000' (samples[2])" in _error(path)

@@ -163,3 +163,92 @@ def test_update_baseline_without_the_gate_is_refused(gate_project: pytest.Pytest
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "needs --mm-gate" in result.stderr.str()
     assert not (gate_project.path / "baselines").exists()
+
+
+def test_option_errors_use_the_pytest_spelling(gate_project: pytest.Pytester) -> None:
+    result = gate_project.runpytest_subprocess(*GATE, "--mm-batch-size", "abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--mm-batch-size: expected an integer >= 1, got 'abc'" in result.stderr.str()
+
+
+CALLS_CONFTEST = """
+import os
+from pathlib import Path
+
+import qa_gate.pipeline as pipeline
+
+LOG = Path(__file__).parent / "calls.log"
+
+
+def _logged(name, function):
+    def wrapper(*args, **kwargs):
+        with LOG.open("a") as log:
+            log.write(f"{name} {os.environ.get('PYTEST_XDIST_WORKER', 'controller')}\\n")
+        return function(*args, **kwargs)
+    return wrapper
+
+
+for _name in ("load_config", "load_suite", "prepare", "score", "judge", "deliver"):
+    setattr(pipeline, _name, _logged(_name, getattr(pipeline, _name)))
+"""
+
+RESULTS_TEST = """
+import os
+from pathlib import Path
+
+
+def test_results_reach_this_process(mm_gate_results):
+    assert mm_gate_results.run.suite("tiny").metrics["clipscore"].stats.shape == (6, 1)
+    assert "golden/tiny::clipscore::max_drop" in {c.id for c in mm_gate_results.verdict.checks}
+    (Path(__file__).parent / "fixture.log").write_text(os.environ.get("PYTEST_XDIST_WORKER", "controller"))
+"""
+
+
+def test_xdist_workers_only_report_the_controllers_outcomes(gate_project: pytest.Pytester) -> None:
+    root = gate_project.path
+    gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
+    _raise_baseline(root / "baselines" / "baseline.json", 0.05)
+    gate_project.makeconftest(CALLS_CONFTEST)
+    gate_project.makepyfile(test_mine=RESULTS_TEST)
+    runs = {}
+    for workers in ("0", "2"):
+        (root / "calls.log").unlink(missing_ok=True)
+        result = gate_project.runpytest_subprocess(*GATE, "-p", "xdist", "-n", workers)
+        calls = (root / "calls.log").read_text().splitlines()
+        runs[workers] = (result.ret, result.parseoutcomes(), calls, (root / "fixture.log").read_text())
+        result.stdout.fnmatch_lines(["*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop*"])
+        assert "FAILED golden/tiny::clipscore::max_drop" in result.stdout.str()
+    (ret0, outcomes0, calls0, _), (ret2, outcomes2, calls2, fixture2) = runs["0"], runs["2"]
+    assert ret0 == ret2 == pytest.ExitCode.TESTS_FAILED
+    assert outcomes0 == outcomes2 == {"passed": 4, "failed": 1}
+    expected = [f"{name} controller" for name in ("prepare", "load_config", "load_suite", "score", "judge", "deliver")]
+    assert calls0 == calls2 == expected  # once each, never on a worker
+    assert fixture2.startswith("gw")  # the results fixture ran on a worker, from the controller's file
+
+
+def test_planned_items_are_the_judged_checks_and_travel_to_workers(gate_project: pytest.Pytester) -> None:
+    import copyreg
+
+    from qa_gate.handoff import Handoff, load_results, outcomes, save_results
+    from qa_gate.pipeline import GateResults, judge, prepare, score
+    from qa_gate.verdict.checks import planned_check_ids
+
+    path = gate_project.path / "thresholds.yaml"
+    path.write_text(path.read_text() + "    slices:\n      colour=red: {clipscore: {min: 0.0}}\n")
+    prepared = prepare(path)
+    verdict = judge(prepared, score(prepared))
+    planned = planned_check_ids(prepared.config)
+    assert planned == tuple(c.id for c in verdict.checks)
+    assert "golden/tiny[colour=red]::clipscore::min" in planned
+
+    handoff = Handoff(prepared.config.source, planned, outcomes(verdict), gate_project.path / "r.pickle")
+    assert Handoff.loads(handoff.dumps()) == handoff
+    assert handoff.outcomes is not None and handoff.outcomes["golden/tiny::clipscore::min"].result == "passed"
+
+    before = dict(copyreg.dispatch_table)
+    saved = save_results(GateResults(prepared.config, verdict.run, verdict), gate_project.path)
+    assert copyreg.dispatch_table == before  # the frozen-mapping reducer stays private to our pickler
+    loaded = load_results(saved)
+    assert loaded.config == prepared.config
+    assert [(c.id, c.status) for c in loaded.verdict.checks] == [(c.id, c.status) for c in verdict.checks]
+    assert (loaded.run.suite("tiny").metrics["clipscore"].stats == verdict.run.suite("tiny").metrics["clipscore"].stats).all()

@@ -13,7 +13,8 @@ from gate_project import build_tiny_project
 from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from qa_gate.files import checkpoint_sha256
 from qa_gate.golden.suite import load_suite, write_hashes
-from qa_gate.signoff import SignoffError, read_record
+from qa_gate.signoff import read_record
+from qa_gate.signoff_record import SignoffError
 
 RECORD = "signoffs/v1.2.json"
 

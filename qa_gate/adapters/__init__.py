@@ -1,1 +1,1 @@
-"""Backends that load a checkpoint and turn batches of images and texts into embeddings."""
+"""Adapters: load a checkpoint (open_clip, transformers or a user's own) and serve capabilities."""

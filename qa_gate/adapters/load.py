@@ -1,56 +1,53 @@
-"""Load the checkpoint under test as what the configured metric families need.
+"""The one dispatcher: load the checkpoint under test as the capabilities some demands call for.
 
-A checkpoint is one kind of model, and each family runs on the kinds that can serve it:
-
-========================  ==========================================================
-family                    runs on
-========================  ==========================================================
-alignment, retrieval,     a dual encoder (open_clip, a transformers ``CLIPModel``-like
-zero-shot                 model, or a user adapter with ``encode_images``/``encode_texts``)
-efficiency                any: its main operation is timed (encoding, generating, answering, classifying)
-captioning, OCR           an image-to-text model (transformers ``generate``)
-VQA                       a VQA model (``generate`` with the question), or a dual
-                          encoder ranking candidate answers
-multilabel                a multilabel classifier, or a dual encoder scoring label prompts
-========================  ==========================================================
-
-A mismatch is an ``AdapterError`` naming the metrics, the checkpoint and what it loads as.
+``model.adapter`` names a backend in :data:`ADAPTERS` (``open_clip``, ``transformers``) or is
+a user adapter ``package.module:attr``. The backend *opens* the checkpoint (an
+:class:`~qa_gate.adapters.protocols.Offer`: what it serves and how it is described, known
+for open_clip without loading, for transformers from ``config.json``, for a user adapter once
+its factory has run); :func:`choose` picks one capability per demand; the backend loads only
+the chosen ones. A demand that the checkpoint cannot serve is an ``AdapterError`` naming the
+metrics, the checkpoint and what it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from qa_gate.adapters.protocols import (
+    ENCODER,
+    Backend,
+    Built,
+    Demand,
     ImageCaptioner,
     ImageTextEncoder,
     MultilabelClassifier,
+    Offer,
     VisualQuestionAnswerer,
 )
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError
 from qa_gate.files import checkpoint_sha256
+from qa_gate.registry import Registry, resolve
 from qa_gate.results import CheckpointInfo
 
 if TYPE_CHECKING:
     import torch
 
-ENCODER_ONLY = frozenset({"alignment", "retrieval", "zeroshot"})
-GENERATOR_ONLY = frozenset({"caption", "ocr", "scored_caption"})
-KIND_NAMES = {"dual_encoder": "an image-text dual encoder", "generator": "an image-to-text (generative) model",
-              "classifier": "an image classifier"}
-NEEDS = {"alignment": "a dual encoder", "retrieval": "a dual encoder", "zeroshot": "a dual encoder",
-         "efficiency": "any model", "caption": "an image-to-text model",
-         "ocr": "an image-to-text model", "scored_caption": "an image-to-text model (caption: generated)",
-         "vqa": "a VQA model or a dual encoder",
-         "multilabel": "a multilabel classifier or a dual encoder"}
+ADAPTERS: Registry[Backend] = Registry("adapter", {
+    "open_clip": "qa_gate.adapters.open_clip:BACKEND",
+    "transformers": "qa_gate.adapters.hf.backend:BACKEND",
+}, AdapterError)
+"""The built-in backends by adapter name; anything of the form ``module:attr`` is a user adapter."""
+USER_ADAPTERS = "qa_gate.adapters.custom:BACKEND"
+ENCODER_EXPECTED = "expected an image-text dual encoder (encode_images and encode_texts)"
+SCORER_EXPECTED = "a scorer must be an image-text dual encoder such as CLIPModel"
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """The checkpoint under test, as each capability the configured families use."""
+    """The checkpoint under test, as each capability the configured metrics use."""
 
     checkpoint: CheckpointInfo
     encoder: ImageTextEncoder | None = None
@@ -62,43 +59,72 @@ class LoadedModel:
     scorer_checkpoint: CheckpointInfo | None = None
 
 
-def _refuse(model: ModelConfig, kind: str, families: Mapping[str, Sequence[str]], bad: set[str]) -> None:
-    if not bad:
+def load_model(model: ModelConfig, device: torch.device, demands: Sequence[Demand]) -> LoadedModel:
+    """Load ``model`` as what ``demands`` need, in eval mode on ``device``; refuse what it cannot serve.
+
+    With no demands, the checkpoint loads as the first capability it serves.
+    """
+    offer = open_checkpoint(model, device)
+    chosen, refused = choose(demands, offer.serves)
+    _refuse(model, offer.description, refused)
+    built = offer.load(chosen or offer.serves[:1])
+    return LoadedModel(_info(model, built.name), encoder=built.encoder, captioner=built.captioner,
+                       answerer=built.answerer, classifier=built.classifier)
+
+
+def open_checkpoint(model: ModelConfig, device: torch.device) -> Offer:
+    """The backend that ``model.adapter`` names, opened on ``model.checkpoint``."""
+    backend: Backend
+    if ":" in model.adapter:
+        backend = cast(Backend, resolve(USER_ADAPTERS))
+    else:
+        backend = ADAPTERS.get(model.adapter, "model.adapter")
+    return backend.open(model, device)
+
+
+def choose(demands: Sequence[Demand], serves: Collection[str]) -> tuple[tuple[str, ...], tuple[Demand, ...]]:
+    """The capabilities to load for ``demands`` from a checkpoint that ``serves`` these, and the demands refused.
+
+    Demands with fewer alternatives go first; each takes the first capability it accepts
+    that is already chosen, else the first it accepts that the checkpoint serves.
+    """
+    chosen: list[str] = []
+    refused: list[Demand] = []
+    for demand in sorted(demands, key=lambda d: len(d.accepts)):
+        pick = next((c for c in demand.accepts if c in chosen), None) \
+            or next((c for c in demand.accepts if c in serves), None)
+        if pick is None:
+            refused.append(demand)
+        elif pick not in chosen:
+            chosen.append(pick)
+    return tuple(chosen), tuple(refused)
+
+
+def _refuse(model: ModelConfig, description: str, refused: Sequence[Demand]) -> None:
+    if not refused:
         return
-    metrics = sorted({m for f in bad for m in families[f]})
-    wanted = "; ".join(sorted({f"{', '.join(sorted(families[f]))} need {NEEDS[f]}" for f in bad}))
+    metrics = sorted({m for d in refused for m in d.metrics})
+    wanted = "; ".join(sorted({f"{', '.join(sorted(d.metrics))} need {d.what}" for d in refused}))
     raise AdapterError(f"model.checkpoint: '{model.checkpoint}' (adapter {model.adapter}) loads as "
-                       f"{KIND_NAMES.get(kind, kind)}, which cannot serve {', '.join(metrics)}: {wanted}. "
+                       f"{description}, which cannot serve {', '.join(metrics)}: {wanted}. "
                        "Gate such metrics in a thresholds file whose model can do them")
 
 
-def load_model(model: ModelConfig, device: torch.device, families: Mapping[str, Sequence[str]]) -> LoadedModel:
-    """Load ``model`` for the metric ``families`` (family -> metric names), in eval mode on ``device``."""
-    needed = set(families)
-    if model.adapter == "open_clip":
-        from qa_gate.adapters.open_clip import load_open_clip
-
-        _refuse(model, "dual_encoder", families, needed & GENERATOR_ONLY)
-        encoder, name = load_open_clip(model, device)
-        return LoadedModel(_info(model, name), encoder=encoder)
-    if model.adapter == "transformers":
-        return _load_transformers(model, device, families)
-    return _load_custom(model, device, families)
+def load_encoder(model: ModelConfig, device: torch.device,
+                 expected: str = ENCODER_EXPECTED) -> tuple[ImageTextEncoder, CheckpointInfo]:
+    """``model`` as a dual encoder, in eval mode on ``device``; ``expected`` ends the error for any other model."""
+    offer = open_checkpoint(model, device)
+    if ENCODER not in offer.serves:
+        raise AdapterError(f"model.checkpoint: '{model.checkpoint}' is {offer.description}; {expected}")
+    built: Built = offer.load((ENCODER,))
+    assert built.encoder is not None  # a backend that serves an encoder loads it
+    return built.encoder, _info(model, built.name)
 
 
 def load_scorer(scorer: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
     """The ``scorer`` section's dual encoder, on the run's ``device``; errors name ``scorer.<key>``."""
-    from qa_gate.adapters.load import load_encoder
-
     try:
-        if scorer.adapter == "transformers":
-            from qa_gate.adapters.hf.config import transformers_kind
-
-            kind = transformers_kind(scorer.checkpoint)
-            if kind != "dual_encoder":
-                raise AdapterError(f"model.checkpoint: '{scorer.checkpoint}' is {KIND_NAMES.get(kind, kind)}; "
-                                   "a scorer must be an image-text dual encoder such as CLIPModel")
-        return load_encoder(scorer, device)
+        return load_encoder(scorer, device, SCORER_EXPECTED)
     except AdapterError as exc:
         message = str(exc)
         raise AdapterError("scorer." + message.removeprefix("model.") if message.startswith("model.")
@@ -115,87 +141,3 @@ def scorer_id(info: CheckpointInfo) -> str:
 
 def _info(model: ModelConfig, name: str) -> CheckpointInfo:
     return CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
-
-
-def _load_transformers(model: ModelConfig, device: torch.device,
-                       families: Mapping[str, Sequence[str]]) -> LoadedModel:
-    from qa_gate.adapters.hf.config import transformers_kind
-
-    needed = set(families)
-    kind = transformers_kind(model.checkpoint)
-    if kind == "dual_encoder":
-        from qa_gate.adapters.hf.dual_encoder import load_transformers
-
-        _refuse(model, kind, families, needed & GENERATOR_ONLY)
-        encoder, name = load_transformers(model, device)
-        return LoadedModel(_info(model, name), encoder=encoder)
-    if kind == "classifier":
-        from qa_gate.adapters.hf.classifier import load_transformers_classifier
-
-        _refuse(model, kind, families, needed - {"multilabel", "efficiency"})
-        classifier, name = load_transformers_classifier(model, device)
-        return LoadedModel(_info(model, name), classifier=classifier)
-    _refuse(model, kind, families, needed - GENERATOR_ONLY - {"vqa", "efficiency"})
-    captioner = answerer = None
-    names = []
-    net = None  # one model in memory, even when it both captions and answers
-    if needed & GENERATOR_ONLY or "vqa" not in needed:  # efficiency alone times generation
-        from qa_gate.adapters.hf.captioner import load_transformers_captioner
-
-        captioner, name = load_transformers_captioner(model, device)
-        net = captioner.model
-        names.append(name)
-    if "vqa" in needed:
-        from qa_gate.adapters.hf.answerer import load_transformers_answerer
-
-        answerer, name = load_transformers_answerer(model, device, net)
-        names.append(name)
-    return LoadedModel(_info(model, " + ".join(dict.fromkeys(names))), captioner=captioner, answerer=answerer)
-
-
-def _load_custom(model: ModelConfig, device: torch.device, families: Mapping[str, Sequence[str]]) -> LoadedModel:
-    """A user's adapter object serves each family whose protocol it implements."""
-    from qa_gate.adapters.custom import load_custom
-
-    made, name = load_custom(model, device)
-    encoder = made if isinstance(made, ImageTextEncoder) else None
-    captioner = made if isinstance(made, ImageCaptioner) else None
-    answerer = made if isinstance(made, VisualQuestionAnswerer) else None
-    classifier = made if isinstance(made, MultilabelClassifier) else None
-    served = {f for f in families if _serves(f, encoder, captioner, answerer, classifier)}
-    _refuse(model, f"{type(made).__name__} (a user adapter object)", families, set(families) - served)
-    return LoadedModel(_info(model, name), encoder=encoder, captioner=captioner, answerer=answerer,
-                       classifier=classifier)
-
-
-def _serves(family: str, encoder: Any, captioner: Any, answerer: Any, classifier: Any) -> bool:
-    if family in ENCODER_ONLY:
-        return encoder is not None
-    if family == "efficiency":
-        return any(x is not None for x in (encoder, captioner, answerer, classifier))
-    if family in GENERATOR_ONLY:
-        return captioner is not None
-    if family == "vqa":
-        return answerer is not None or encoder is not None
-    return classifier is not None or encoder is not None
-
-
-def load_encoder(model: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
-    """Load the configured checkpoint through its adapter, in eval mode on ``device``."""
-    if model.adapter == "open_clip":
-        from qa_gate.adapters.open_clip import load_open_clip
-
-        encoder, name = load_open_clip(model, device)
-    elif model.adapter == "transformers":
-        from qa_gate.adapters.hf.dual_encoder import load_transformers
-
-        encoder, name = load_transformers(model, device)
-    else:
-        from qa_gate.adapters.custom import load_custom
-
-        encoder, name = load_custom(model, device)  # type: ignore[assignment]
-        if not isinstance(encoder, ImageTextEncoder):
-            raise AdapterError(f"model.adapter: '{model.adapter}' returned {type(encoder).__name__}, which lacks "
-                               "encode_images(images) and encode_texts(texts)")
-    info = CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
-    return encoder, info

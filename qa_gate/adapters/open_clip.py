@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import pickle
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.adapters.protocols import ENCODER, Built
 from qa_gate.config.model import ModelConfig
-from qa_gate.errors import AdapterError, did_you_mean
+from qa_gate.errors import AdapterError, did_you_mean, first_line
 from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
@@ -132,8 +134,34 @@ def load_open_clip(model: ModelConfig, device: torch.device) -> tuple[OpenClipEn
 
 
 def _pickle_refused(checkpoint: str, exc: Exception) -> AdapterError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = first_line(exc)
     return AdapterError(
         f"model.checkpoint: '{checkpoint}' is a pickle that cannot be loaded with weights_only=True "
         f"({first}). Convert it to safetensors, or set model.allow_pickle: true if you trust its source"
     )
+
+
+@dataclass(frozen=True)
+class OpenClipOffer:
+    """An open_clip checkpoint: always a dual encoder, known without loading it."""
+
+    model: ModelConfig
+    device: torch.device
+    serves: tuple[str, ...] = (ENCODER,)
+    description: str = "an image-text dual encoder"
+
+    def load(self, chosen: Collection[str]) -> Built:
+        """Load the encoder (the only capability there is)."""
+        encoder, name = load_open_clip(self.model, self.device)
+        return Built(name, encoder=encoder)
+
+
+class OpenClipBackend:
+    """The ``open_clip`` adapter."""
+
+    def open(self, model: ModelConfig, device: torch.device) -> OpenClipOffer:
+        """Nothing to read before loading: every open_clip model is a dual encoder."""
+        return OpenClipOffer(model, device)
+
+
+BACKEND = OpenClipBackend()

@@ -1,13 +1,41 @@
-"""The adapter interface, device and dtype choice, checkpoint hashing and backend loading."""
+"""What a model can do for the gate: one Protocol per capability, and how backends offer them.
+
+A capability is named by a constant (``ENCODER``, ``CAPTIONER``, ``ANSWERER``,
+``CLASSIFIER``). The scoring side asks for capabilities with :class:`Demand`; a backend
+tells what a checkpoint can serve with an :class:`Offer` and loads what was chosen as a
+:class:`Built`. Adapters know capabilities, never metric families.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
     from PIL.Image import Image
+
+    from qa_gate.config.model import ModelConfig
+
+ENCODER = "encoder"
+CAPTIONER = "captioner"
+ANSWERER = "answerer"
+CLASSIFIER = "classifier"
+CAPABILITIES: tuple[str, ...] = (ENCODER, CAPTIONER, ANSWERER, CLASSIFIER)
+"""The capability names: what a loaded checkpoint can do (one Protocol each, below)."""
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What some configured metrics need from the checkpoint: any one of ``accepts`` (in preference order)."""
+
+    metrics: tuple[str, ...]
+    """The metric names, for error messages."""
+    accepts: tuple[str, ...]
+    """Capability names, preferred first."""
+    what: str
+    """How an error names it: "a dual encoder", "a VQA model or a dual encoder", ..."""
 
 
 @runtime_checkable
@@ -35,7 +63,10 @@ class ImageCaptioner(Protocol):
     it in the definition of the captioning metrics.
     """
 
-    settings: Mapping[str, Any]
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Every decoding setting."""
+        ...
 
     def generate(self, images: Sequence[Image]) -> list[str]:
         """One decoded, stripped caption per image."""
@@ -50,7 +81,10 @@ class VisualQuestionAnswerer(Protocol):
     the runner records it in the VQA metrics' definitions.
     """
 
-    settings: Mapping[str, Any]
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Every decoding setting and the prompt form."""
+        ...
 
     def answer(self, images: Sequence[Image], questions: Sequence[str]) -> list[str]:
         """One decoded, stripped answer per (image, question) pair."""
@@ -65,9 +99,58 @@ class MultilabelClassifier(Protocol):
     so the metrics' ``threshold`` applies to them directly.
     """
 
-    labels: tuple[str, ...]
-    settings: Mapping[str, Any]
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The label of each score column."""
+        ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """What the scores depend on beyond the checkpoint (recorded in definitions)."""
+        ...
 
     def label_scores(self, images: Sequence[Image]) -> torch.Tensor:
         """``[len(images), len(labels)]`` scores in [0, 1]."""
+        ...
+
+
+PROTOCOLS: Mapping[str, type] = {ENCODER: ImageTextEncoder, CAPTIONER: ImageCaptioner,
+                                 ANSWERER: VisualQuestionAnswerer, CLASSIFIER: MultilabelClassifier}
+"""Each capability's Protocol."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """The capabilities loaded from one checkpoint, and the model's name as results record it."""
+
+    name: str
+    encoder: ImageTextEncoder | None = None
+    captioner: ImageCaptioner | None = None
+    answerer: VisualQuestionAnswerer | None = None
+    classifier: MultilabelClassifier | None = None
+
+
+class Offer(Protocol):
+    """One checkpoint as its backend sees it before loading the chosen capabilities."""
+
+    @property
+    def serves(self) -> tuple[str, ...]:
+        """The capabilities this checkpoint can serve, in the backend's order of preference."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """What the checkpoint is, for errors: "an image-text dual encoder"."""
+        ...
+
+    def load(self, chosen: Collection[str]) -> Built:
+        """Load the ``chosen`` capabilities (a subset of :attr:`serves`), in eval mode."""
+        ...
+
+
+class Backend(Protocol):
+    """One adapter: turns a configured checkpoint into an :class:`Offer`."""
+
+    def open(self, model: ModelConfig, device: torch.device) -> Offer:
+        """Tell what ``model.checkpoint`` serves, loading as little as that takes."""
         ...

@@ -1,1 +1,2 @@
-"""Where baselines live: behind one small interface (a file store now; a git store later)."""
+"""Where baselines live: one store interface (``store``), a file store and a git store, and the resolution a run
+is judged by."""

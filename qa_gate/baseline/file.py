@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
-from qa_gate.baseline.store import dumps, run_from_json
+from qa_gate.baseline.changes import Changes, HistoryPoint
+from qa_gate.baseline.run_json import dumps, run_from_json
 from qa_gate.errors import BaselineError
 from qa_gate.files import write_atomic
 from qa_gate.results import RunResult
@@ -30,9 +32,18 @@ class FileBaselineStore:
         except (OSError, UnicodeDecodeError) as exc:
             raise BaselineError(f"{self.path}: cannot read baseline: {exc}") from None
         except json.JSONDecodeError as exc:
-            raise BaselineError(f"{self.path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise BaselineError(f"{self.path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                                f"{exc.msg}") from None
         return run_from_json(data, str(self.path))
 
     def write(self, run: RunResult) -> str:
         """Write atomically (temporary file beside the target, fsync, rename)."""
         return str(write_atomic(self.path, dumps(run).encode("utf-8")))
+
+    def changes(self, suite_paths: Sequence[Path]) -> Changes:
+        """Nothing: a plain file has no target branch to compare with."""
+        return Changes()
+
+    def history(self, limit: int = 10) -> list[HistoryPoint]:
+        """Nothing: a plain file keeps no earlier versions."""
+        return []

@@ -2,24 +2,36 @@
 
 The working tree's baseline file belongs to the PR under review, so a PR could lower its own bar by
 editing it. This store reads the file as committed on the target branch at the merge-base of HEAD and
-that branch instead, and reports (``baseline_change``, ``golden_changes``) what the PR changed.
-gitpython is imported lazily; every git failure becomes a one-line ``BaselineError``.
+that branch instead, and reports (``changes``: ``baseline_change``, ``golden_changes``) what the PR
+changed. gitpython is imported lazily (``qa_gate.gitrepo``); every git failure becomes a one-line
+``BaselineError``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from qa_gate.baseline.changes import BaselineChange, Changes, GoldenChange, HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.store import HistoryPoint, dumps, run_from_json
+from qa_gate.baseline.run_json import dumps, run_from_json
 from qa_gate.errors import BaselineError
-from qa_gate.golden.suite import HASHES, SUMS_LINE, listing_fingerprint
+from qa_gate.gitrepo import (
+    GitFailed,
+    GitUnavailable,
+    NotAFile,
+    blob_at,
+    commit_of,
+    is_shallow,
+    merge_base,
+    null_separated,
+    open_repo,
+    work_tree,
+)
+from qa_gate.golden.suite import HASHES, SCRATCH, SUMS_LINE, listing_fingerprint
 from qa_gate.results import RunResult
 
 if TYPE_CHECKING:
@@ -28,65 +40,6 @@ if TYPE_CHECKING:
 DEFAULT_TARGETS = ("origin/main", "main")
 SHALLOW_HINT = "use actions/checkout with fetch-depth: 0 (or git fetch --unshallow)"
 _LFS_POINTER = b"version https://git-lfs"
-_SCRATCH = f".{HASHES}.tmp"  # golden.write_hashes's scratch file
-
-
-@dataclass(frozen=True)
-class BaselineChange:
-    """The PR changed the baseline file: its content at the merge-base and in the working tree."""
-
-    path: str  # repo-relative posix path of the baseline file
-    old: RunResult | None  # at the merge-base (None when absent there)
-    new: RunResult | None  # in the working tree (None when absent)
-
-    def changed_values(self) -> list[tuple[str, str, float | None, float | None]]:
-        """``(suite, metric, old value, new value)`` for every metric whose value differs (None: absent)."""
-        old, new = _values(self.old), _values(self.new)
-        keys = list(old) + [key for key in new if key not in old]
-        return [(suite, metric, old.get((suite, metric)), new.get((suite, metric)))
-                for suite, metric in keys if not _same(old.get((suite, metric)), new.get((suite, metric)))]
-
-    def summary(self) -> str:
-        """One line for the top of a report: what the PR did to the baseline, with old and new values."""
-        if self.new is None:
-            return f"This PR deletes the baseline {self.path}."
-        values = ", ".join(f"{s}/{m} {_show(a)} → {_show(b)}" for s, m, a, b in self.changed_values())
-        if self.old is None:
-            head = f"This PR adds the baseline {self.path} (none at the merge-base)"
-        else:
-            head = f"This PR changes the baseline {self.path}"
-        return f"{head}: {values}." if values else f"{head} (metric values unchanged)."
-
-
-@dataclass(frozen=True)
-class GoldenChange:
-    """The PR changed a golden suite: fingerprints at the merge-base and in the working tree."""
-
-    suite_path: str  # repo-relative posix folder
-    old_fingerprint: str | None  # from SHA256SUMS at the merge-base (None when absent there)
-    new_fingerprint: str | None  # from SHA256SUMS in the working tree (None when absent)
-    files_changed: tuple[str, ...]  # paths inside the suite that differ
-
-    def summary(self) -> str:
-        """One line for the top of a report."""
-        files = ", ".join(self.files_changed[:10]) + (" …" if len(self.files_changed) > 10 else "")
-        shown = f"; files: {files}" if files else ""
-        return (f"This PR changes the golden suite {self.suite_path}: fingerprint "
-                f"{self.old_fingerprint or 'none'} → {self.new_fingerprint or 'none'}{shown}.")
-
-
-def _values(run: RunResult | None) -> dict[tuple[str, str], float]:
-    if run is None:
-        return {}
-    return {(suite.name, name): metric.value for suite in run.suites for name, metric in suite.metrics.items()}
-
-
-def _same(a: float | None, b: float | None) -> bool:
-    return a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b))
-
-
-def _show(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
 
 
 def _sums_fingerprint(text: bytes) -> tuple[str, dict[str, str]]:
@@ -102,38 +55,26 @@ def _sums_fingerprint(text: bytes) -> tuple[str, dict[str, str]]:
     return listing_fingerprint(listed), listed
 
 
-def _stderr(exc: git.GitCommandError) -> str:
-    """The first line of what git said, without gitpython's ``stderr: '...'`` wrapping."""
-    text = str(exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
-    return text.splitlines()[0] if text else ""
-
-
 def _join(folder: str, name: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _open_repo(path: Path) -> git.Repo | None:
-    """The non-bare repository whose work tree holds ``path`` (which need not exist yet), or None."""
+def _open_repo(path: Path) -> tuple[git.Repo, Path] | None:
+    """The non-bare repository whose work tree holds ``path`` (which need not exist yet) and its root, or None."""
     start = Path(os.path.abspath(path)).parent
     while not start.exists() and start != start.parent:
         start = start.parent
     try:
-        import git
-    except ImportError as exc:  # gitpython found no usable git executable
+        repo = open_repo(start)
+    except GitUnavailable as exc:
         if any((folder / ".git").exists() for folder in (start, *start.parents)):
             raise BaselineError(f"{path}: inside a git repository but git cannot be run ({exc}); "
                                 "install git, or pass --mm-baseline PATH to use the plain file") from None
         return None
-    try:
-        repo = git.Repo(start, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    root = None if repo is None else work_tree(repo)
+    if repo is None or root is None or not Path(os.path.realpath(path)).is_relative_to(root):
         return None
-    if repo.bare or repo.working_tree_dir is None:
-        return None
-    root = os.path.realpath(repo.working_tree_dir)
-    if not Path(os.path.realpath(path)).is_relative_to(root):
-        return None
-    return repo
+    return repo, root
 
 
 class GitBaselineStore:
@@ -141,14 +82,13 @@ class GitBaselineStore:
 
     def __init__(self, baseline_path: Path, ref: str | None = None,
                  environ: Mapping[str, str] = os.environ) -> None:
-        repo = _open_repo(Path(baseline_path))
-        if repo is None:
+        found = _open_repo(Path(baseline_path))
+        if found is None:
             raise BaselineError(f"{baseline_path}: not inside a git work tree; use the file baseline store")
         self.path = Path(baseline_path)
         self.ref = ref or None
         self.environ = environ
-        self.repo = repo
-        self.root = Path(os.path.realpath(repo.working_tree_dir or "."))
+        self.repo, self.root = found
         self.rel = Path(os.path.realpath(self.path)).relative_to(self.root).as_posix()
         self._target: str | None = None
         self._merge_base: str | None = None
@@ -161,22 +101,12 @@ class GitBaselineStore:
         A repository with no commit has no target branch to hold a baseline yet, so it is
         treated like a plain folder rather than as an error.
         """
-        repo = _open_repo(Path(baseline_path))
-        if repo is None or not repo.head.is_valid():
+        found = _open_repo(Path(baseline_path))
+        if found is None or not found[0].head.is_valid():
             return None
         return cls(baseline_path, ref, environ)
 
     # -- resolving what to compare with ------------------------------------------------------------
-
-    def _commit_of(self, ref: str) -> str | None:
-        if ref.startswith("-"):
-            return None
-        import git
-
-        try:
-            return self.repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}").strip() or None
-        except git.GitCommandError:  # not a commit
-            return None
 
     def target_ref(self) -> str:
         """The target branch: explicit ref, else GITHUB_BASE_REF (origin/<name>, <name>), else origin/main, main."""
@@ -184,9 +114,9 @@ class GitBaselineStore:
             return self._target
         base = (self.environ.get("GITHUB_BASE_REF") or "").strip()
         tried = [self.ref] if self.ref else [f"origin/{base}", base] if base else list(DEFAULT_TARGETS)
-        found = next((ref for ref in tried if self._commit_of(ref) is not None), None)
+        found = next((ref for ref in tried if commit_of(self.repo, ref) is not None), None)
         if found is None and self.ref:
-            hint = f" (did you mean 'origin/{self.ref}'?)" if self._commit_of(f"origin/{self.ref}") else ""
+            hint = f" (did you mean 'origin/{self.ref}'?)" if commit_of(self.repo, f"origin/{self.ref}") else ""
             raise BaselineError(f"--mm-baseline-ref {self.ref!r} is not a commit in {self.root}{hint}")
         if found is None and base:
             raise BaselineError(f"GITHUB_BASE_REF={base!r}: neither 'origin/{base}' nor '{base}' exists in this "
@@ -201,22 +131,20 @@ class GitBaselineStore:
         """The full sha of the merge-base of HEAD (a branch or a detached commit) and the target branch."""
         if self._merge_base is not None:
             return self._merge_base
-        import git
-
         if not self.repo.head.is_valid():
             raise BaselineError(f"{self.root}: HEAD has no commit yet (empty repository or unborn branch); "
                                 "commit first, or pass --mm-baseline PATH to use the plain file")
         target = self.target_ref()
         try:
-            sha = self.repo.git.merge_base("HEAD", target).split()[0]
-        except git.GitCommandError as exc:
-            if Path(self.repo.common_dir, "shallow").exists():
+            sha = merge_base(self.repo, "HEAD", target)
+        except GitFailed as exc:
+            if is_shallow(self.repo):
                 raise BaselineError(f"shallow clone: the merge-base of HEAD and {target} is not fetched; "
                                     f"{SHALLOW_HINT}") from None
-            if exc.status == 1 and not _stderr(exc):
+            if exc.status == 1 and not exc.stderr:
                 raise BaselineError(f"HEAD and {target} have no common ancestor (unrelated histories); "
                                     "pass --mm-baseline-ref REF naming the branch this one targets") from None
-            raise BaselineError(f"git merge-base HEAD {target} failed: {_stderr(exc) or exc}") from None
+            raise BaselineError(f"git merge-base HEAD {target} failed: {exc.said}") from None
         self._merge_base = sha
         return sha
 
@@ -232,12 +160,9 @@ class GitBaselineStore:
     def _blob(self, sha: str, rel: str) -> bytes | None:
         """The content of ``rel`` at commit ``sha``, or None when it is absent there."""
         try:
-            obj = self.repo.commit(sha).tree / rel
-        except KeyError:
-            return None
-        if obj.type != "blob":
-            raise BaselineError(f"{rel} at {sha[:7]} is a {obj.type}, not a file")
-        return obj.data_stream.read()
+            return blob_at(self.repo, sha, rel)
+        except NotAFile as exc:
+            raise BaselineError(str(exc)) from None
 
     @staticmethod
     def _parse(data: bytes, source: str) -> RunResult:
@@ -278,13 +203,14 @@ class GitBaselineStore:
 
     def _git_lines(self, command: str, *args: str) -> list[str]:
         """The NUL-separated output of ``git <command> -z ...``."""
-        import git
-
         try:
-            out = getattr(self.repo.git, command.replace("-", "_"))(*args)
-        except git.GitCommandError as exc:
-            raise BaselineError(f"git {command} failed: {_stderr(exc) or exc}") from None
-        return [line for line in str(out).split("\0") if line]
+            return null_separated(self.repo, command, *args)
+        except GitFailed as exc:
+            raise BaselineError(str(exc)) from None
+
+    def changes(self, suite_paths: Sequence[Path]) -> Changes:
+        """What the PR did to the baseline, then to the golden suites at ``suite_paths``."""
+        return Changes(self.baseline_change(), tuple(self.golden_changes(suite_paths)))
 
     def golden_changes(self, suite_paths: Sequence[Path]) -> list[GoldenChange]:
         """Suites whose SHA256SUMS or files differ between the merge-base and the working tree.
@@ -309,7 +235,7 @@ class GitBaselineStore:
             paths += self._git_lines("ls-files", "--others", "--exclude-standard", "-z", "--", spec)
             prefix = f"{rel}/" if rel else ""
             differ |= {p.removeprefix(prefix) for p in paths if p.startswith(prefix)}
-            differ -= {HASHES, _SCRATCH}
+            differ -= {HASHES, SCRATCH}
             if old_fp != new_fp or differ:
                 changes.append(GoldenChange(rel or ".", old_fp, new_fp, tuple(sorted(differ))))
         return changes

@@ -1,4 +1,4 @@
-"""Which baseline a run is judged against: the target branch's in git, the file otherwise."""
+"""Which baseline a run is judged against, and what the change under test did to it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.store import HistoryPoint
+from qa_gate.baseline.changes import HistoryPoint
+from qa_gate.baseline.store import open_store
 from qa_gate.config.model import GateConfig
 from qa_gate.results import RunResult
 
@@ -31,25 +31,18 @@ def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: i
     changed by the change under test is reported, and the change's own baseline is
     used only with ``--mm-accept-baseline-change``.
     """
-    store = None
-    if not config.baseline_explicit:
-        from qa_gate.baseline.git import GitBaselineStore
-
-        store = GitBaselineStore.discover(config.baseline_path, ref=config.baseline_ref)
-    if store is None:
-        file_store = FileBaselineStore(config.baseline_path)
-        return BaselineContext(file_store.describe(), file_store.read())
+    store = open_store(config)
     baseline = store.read()
-    changes: list[str] = []
-    change = store.baseline_change()
-    if change is not None:
-        changes.append(change.summary())
+    changes = store.changes(list(suite_paths))
+    notes: list[str] = []
+    if changes.baseline is not None:
+        notes.append(changes.baseline.summary())
         if config.accept_baseline_change:
-            baseline = change.new
-            changes.append("The changed baseline is accepted (--mm-accept-baseline-change): "
-                           "this run is judged against it.")
+            baseline = changes.baseline.new
+            notes.append("The changed baseline is accepted (--mm-accept-baseline-change): "
+                         "this run is judged against it.")
         else:
-            changes.append("This run is judged against the target branch's baseline; pass "
-                           "--mm-accept-baseline-change to accept the new one deliberately.")
-    changes.extend(g.summary() for g in store.golden_changes(list(suite_paths)))
-    return BaselineContext(store.describe(), baseline, tuple(changes), tuple(store.history(history)))
+            notes.append("This run is judged against the target branch's baseline; pass "
+                         "--mm-accept-baseline-change to accept the new one deliberately.")
+    notes.extend(change.summary() for change in changes.golden)
+    return BaselineContext(store.describe(), baseline, tuple(notes), tuple(store.history(history)))

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from qa_gate.config.entries import MODEL_CHECKS, metric_entry
 from qa_gate.config.model import (
     FLOOR_KINDS,
     GateConfig,
@@ -22,7 +23,6 @@ from qa_gate.config.model import (
 )
 from qa_gate.config.values import (
     MISSING,
-    MODEL_CHECKS,
     Where,
     check_keys,
     confidence,
@@ -31,7 +31,6 @@ from qa_gate.config.values import (
     git_ref,
     integer,
     mapping,
-    metric_entry,
     mode,
     read_yaml,
     slice_name,
@@ -49,13 +48,18 @@ _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "d
 _SCORER_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "allow_pickle", "options")
 _SUITE_KEYS = ("path", "metrics", "slices")
 OPTION_NAMES: Mapping[str, str] = MappingProxyType({
-    "checkpoint": "--mm-checkpoint", "adapter": "--mm-adapter", "model_name": "--mm-model-name",
-    "device": "--mm-device", "dtype": "--mm-dtype", "batch_size": "--mm-batch-size",
-    "baseline_path": "--mm-baseline", "report_path": "--mm-report",
-    "baseline_ref": "--mm-baseline-ref", "accept_baseline_change": "--mm-accept-baseline-change",
-    "mode": "--mm-mode",
+    "checkpoint": "checkpoint", "adapter": "adapter", "model_name": "model-name",
+    "device": "device", "dtype": "dtype", "batch_size": "batch-size",
+    "baseline_path": "baseline", "report_path": "report",
+    "baseline_ref": "baseline-ref", "accept_baseline_change": "accept-baseline-change",
+    "mode": "mode",
 })
-"""The command-line option that sets each :class:`Overrides` field."""
+"""The option that sets each :class:`Overrides` field, without the face's prefix (``--`` or ``--mm-``)."""
+
+
+def option_name(field: str, overrides: Overrides) -> str:
+    """The option setting ``field`` as the face spells it: ``--batch-size`` (mm-gate), ``--mm-batch-size`` (pytest)."""
+    return overrides.option_prefix + OPTION_NAMES[field]
 
 
 def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
@@ -78,12 +82,12 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
             f"expected a supported format version ({supported}), got {got}")
     gate = _gate(data.get("gate"), where / "gate", overrides)
     model = _model(data.get("model"), where / "model", base, overrides)
-    baseline = _section_path(data, "baseline", where, base, overrides.baseline_path, ("path", "ref"))
-    report = _section_path(data, "report", where, base, overrides.report_path)
+    baseline = _section_path(data, "baseline", where, base, overrides, ("path", "ref"))
+    report = _section_path(data, "report", where, base, overrides)
     ref = (data.get("baseline") or {}).get("ref")
     ref = None if ref is None else git_ref(ref, where / "baseline" / "ref")
     if overrides.baseline_ref is not None:
-        ref = git_ref(overrides.baseline_ref, _option("baseline_ref"))
+        ref = git_ref(overrides.baseline_ref, _option("baseline_ref", overrides))
     accept = overrides.accept_baseline_change
     suites = _suites(data.get("suites", MISSING), where / "suites", base, gate)
     scorer = None if data.get("scorer") is None else _scorer(data["scorer"], where / "scorer", base)
@@ -100,7 +104,7 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         seed=gate.seed,
         baseline_ref=ref,
         accept_baseline_change=accept is not None and flag(
-            accept, _option("accept_baseline_change"), from_text=True),
+            accept, _option("accept_baseline_change", overrides), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
     )
 
@@ -127,8 +131,8 @@ def _check_scorer(suites: tuple[SuiteConfig, ...], scorer: ModelConfig | None, w
                     "has no 'scorer' section; add one (adapter, checkpoint, like 'model') naming a CLIP model")
 
 
-def _option(name: str) -> Where:
-    return Where(None, OPTION_NAMES[name])
+def _option(name: str, overrides: Overrides) -> Where:
+    return Where(None, option_name(name, overrides))
 
 
 def _model(raw: Any, where: Where, base: Path, overrides: Overrides) -> ModelConfig:
@@ -140,17 +144,17 @@ def _model(raw: Any, where: Where, base: Path, overrides: Overrides) -> ModelCon
             values[key] = check(data[key], where / key, base)
         given = getattr(overrides, key, None)
         if given is not None:
-            values[key] = check(given, _option(key), Path.cwd())
+            values[key] = check(given, _option(key, overrides), Path.cwd())
     required = {"adapter": "an adapter name", "checkpoint": "a checkpoint path or hub id"}
     for key, expected in required.items():
         if key not in values:
-            raise (where / key).error(f"missing; expected {expected} (or pass {OPTION_NAMES[key]})")
+            raise (where / key).error(f"missing; expected {expected} (or pass {option_name(key, overrides)})")
     return ModelConfig(**values)
 
 
 def _section_path(data: Mapping[str, Any], section: str, where: Where, base: Path,
-                  given: str | None, keys: tuple[str, ...] = ("path",)) -> Path | None:
-    """``<section>.path`` resolved against ``base``, or ``given`` resolved against the cwd."""
+                  overrides: Overrides, keys: tuple[str, ...] = ("path",)) -> Path | None:
+    """``<section>.path`` resolved against ``base``, or its override resolved against the cwd."""
     at = where / section
     raw = data.get(section)
     optional = "".join(f" and optionally '{key}'" for key in keys[1:])
@@ -159,15 +163,16 @@ def _section_path(data: Mapping[str, Any], section: str, where: Where, base: Pat
     result = None
     if body.get("path") is not None:
         result = (base / string(body["path"], at / "path", "a file path")).resolve()
+    given: str | None = getattr(overrides, f"{section}_path")
     if given is not None:
-        option = _option(f"{section}_path")
+        option = _option(f"{section}_path", overrides)
         result = (Path.cwd() / string(given, option, "a file path")).resolve()
     return result
 
 
 @dataclass(frozen=True)
 class _Gate:
-    """The ``gate`` section, with ``--mm-mode`` (``forced_mode``) applied to regression rules."""
+    """The ``gate`` section, with the ``mode`` override (``forced_mode``) applied to regression rules."""
 
     mode: str = Rule.mode
     confidence: float = Rule.confidence
@@ -196,7 +201,7 @@ def _gate(raw: Any, where: Where, overrides: Overrides) -> _Gate:
     data = {} if raw is None else mapping(raw, where, f"a mapping with {one_of(_GATE_CHECKS)}")
     check_keys(data, where, tuple(_GATE_CHECKS))
     values = {key: check(data[key], where / key) for key, check in _GATE_CHECKS.items() if key in data}
-    forced = None if overrides.mode is None else mode(overrides.mode, _option("mode"))
+    forced = None if overrides.mode is None else mode(overrides.mode, _option("mode", overrides))
     return _Gate(**values, forced_mode=forced)
 
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The validated ``thresholds.yaml`` as frozen dataclasses: rule kinds, modes, metrics, slices, suites, model."""
 
 from __future__ import annotations
 
@@ -107,6 +107,9 @@ class Overrides:
 
     ``None`` means "not given". Relative paths are taken relative to the current
     directory, unlike the file's paths, which are relative to the file.
+    ``option_prefix`` is how the face spells its options, so an error names the
+    option as the user typed it: ``--`` for ``mm-gate`` (``--batch-size``), ``--mm-``
+    for pytest (``--mm-batch-size``).
     """
 
     checkpoint: str | None = None
@@ -120,3 +123,4 @@ class Overrides:
     baseline_ref: str | None = None
     accept_baseline_change: bool | None = None
     mode: str | None = None
+    option_prefix: str = "--"

@@ -1,5 +1,7 @@
 """Reading ``thresholds.yaml`` and checking its values, with messages that say where and what.
 
+``YamlLoader`` is qa_gate's one YAML dialect (YAML 1.2 words); golden manifests are read in it too.
+
 Every check takes a :class:`Where` (the file and key path, or a command-line
 option) and raises a :class:`~qa_gate.errors.ConfigError` naming it, the bad value
 and what was expected.
@@ -9,26 +11,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
 
 from qa_gate.config.model import (
-    ADAPTERS,
-    DEVICES,
-    DTYPES,
-    FLOOR_KINDS,
     MODES,
-    RULE_KINDS,
-    RULE_SETTINGS,
-    USER_ADAPTER,
 )
 from qa_gate.errors import ConfigError, did_you_mean, one_of
-from qa_gate.metrics.registry import get_metric
 
 
 class _Missing:
@@ -78,33 +71,53 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__} {text}"
 
 
-class _Loader(yaml.SafeLoader):
-    """``SafeLoader`` that rejects duplicate keys and reads ``1e-3`` as a number."""
+class YamlLoader(yaml.SafeLoader):
+    """The one YAML dialect of qa_gate's files (``thresholds.yaml``, golden manifests).
+
+    PyYAML's ``SafeLoader`` (YAML 1.1) with YAML 1.2's words: only ``true`` and ``false``
+    (also ``True``/``TRUE``, ``False``/``FALSE``) are booleans, so ``yes``, ``no``, ``on`` and
+    ``off`` stay text (a VQA answer ``yes`` is the word); ``1e-3`` is a number; and a key
+    given twice in one mapping is refused (plain ``safe_load`` keeps the last silently).
+    Subclass it for a file's own constructors; ``SafeLoader`` itself is left as it is.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
+        """The mapping, refusing a key given twice: the same text (``1`` and ``'1'``) or the same value."""
+        seen: dict[tuple[str, Any], yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
+            names: list[tuple[str, Any]] = [("text", key_node.value)] if isinstance(key_node, yaml.ScalarNode) else []
             key = self.construct_object(key_node, deep=deep)
             try:
-                duplicate = key in seen
-                seen.add(key)
+                hash(key)
+                names.append(("value", key))
             except TypeError:  # an unhashable key: the base class reports it
-                continue
-            if duplicate:
+                pass
+            first = next((seen[name] for name in names if name in seen), None)
+            if first is not None:
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
                 raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key {key!r}", key_node.start_mark)
+                    None, None, f"duplicate key {shown!r} (first given at line {first.start_mark.line + 1})",
+                    key_node.start_mark)
+            for name in names:
+                seen.setdefault(name, key_node)
         return super().construct_mapping(node, deep=deep)
 
 
+_BOOL = "tag:yaml.org,2002:bool"
+# The resolver table is copied onto the subclass without YAML 1.1's booleans (y, yes, on, off, ...).
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+YamlLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 # YAML 1.1 reads ``1e-3`` (no dot) as a string; YAML 1.2 and users read it as a number.
-_Loader.add_implicit_resolver(
+YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"),
 )
+_YAML_11_BOOLEANS = frozenset({"y", "yes", "n", "no", "on", "off"})
 
 
 def read_yaml(path: Path, where: Where) -> dict[str, Any]:
@@ -121,7 +134,7 @@ def read_yaml(path: Path, where: Where) -> dict[str, Any]:
     except OSError as exc:
         raise where.error(f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = yaml.load(text, Loader=YamlLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -163,9 +176,11 @@ def string(value: Any, where: Where, expected: str = "a non-empty string") -> st
 
 
 def boolean(value: Any, where: Where) -> bool:
-    """``true`` or ``false``."""
+    """``true`` or ``false``; a YAML 1.1 word (``yes``, ``off``) is text here and gets a hint."""
     if not isinstance(value, bool):
-        raise where.error(f"expected true or false, got {describe(value)}")
+        hint = (" (qa_gate reads YAML 1.2: only true and false are booleans, yes/no/on/off are text)"
+                if isinstance(value, str) and value.strip().lower() in _YAML_11_BOOLEANS else "")
+        raise where.error(f"expected true or false, got {describe(value)}{hint}")
     return value
 
 
@@ -200,29 +215,6 @@ def choice(value: Any, where: Where, choices: Iterable[str], expected: str) -> s
     if not isinstance(value, str) or value not in choices:
         hint = did_you_mean(value, choices) if isinstance(value, str) else ""
         raise where.error(f"expected {expected}, got {describe(value)}{hint}")
-    return value
-
-
-def param(value: Any, default: Any, where: Where) -> Any:
-    """A metric parameter of the same type as its ``default`` (an int is accepted for a float)."""
-    if default is None:
-        return value
-    if isinstance(default, bool):
-        return boolean(value, where)
-    if isinstance(default, int):
-        return integer(value, where)
-    if isinstance(default, float):
-        return number(value, where)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise where.error(f"expected a string, got {describe(value)}")
-        return value
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
-            raise where.error(f"expected a non-empty list of strings, got {describe(value)}")
-        return tuple(value)
-    if not isinstance(value, type(default)):
-        raise where.error(f"expected a {type(default).__name__}, got {describe(value)}")
     return value
 
 
@@ -276,96 +268,6 @@ def mode(value: Any, where: Where) -> str:
 # --- relative paths resolve against (the file's, or the cwd for an option)
 
 
-def _existing_or_text(text: str, base: Path) -> str:
-    """The absolute path when ``text`` names something that exists under ``base``, else ``text``."""
-    candidate = base / Path(text).expanduser()
-    try:
-        return str(candidate.resolve()) if candidate.exists() else text
-    except OSError:
-        return text
-
-
-def _adapter(value: Any, where: Where, base: Path) -> str:
-    names = ", ".join(f"'{name}'" for name in ADAPTERS)
-    expected = f"{names} or a user adapter 'package.module:attr'"
-    if isinstance(value, str) and ":" in value:
-        if not USER_ADAPTER.fullmatch(value):
-            raise where.error(f"expected a user adapter 'package.module:attr', got {describe(value)}")
-        return value
-    return choice(value, where, ADAPTERS, expected)
-
-
-def _device(value: Any, where: Where, base: Path) -> str:
-    if isinstance(value, str) and (value in DEVICES or re.fullmatch(r"cuda:\d+", value)):
-        return value
-    hint = did_you_mean(value, DEVICES) if isinstance(value, str) else ""
-    raise where.error(f"expected {one_of((*DEVICES, 'cuda:N'))}, got {describe(value)}{hint}")
-
-
-def _model_name(value: Any, where: Where, base: Path) -> str | None:
-    if value is None:
-        return None
-    text = string(value, where, "a model name or a config .json path")
-    return _existing_or_text(text, base) if text.endswith(".json") else text
-
-
-MODEL_CHECKS: Mapping[str, Callable[[Any, Where, Path], Any]] = MappingProxyType({
-    "adapter": _adapter,
-    "checkpoint": lambda v, w, b: _existing_or_text(
-        string(v, w, "a checkpoint path or hub id"), b),
-    "model_name": _model_name,
-    "pretrained": lambda v, w, b: None if v is None else string(v, w, "a pretrained tag"),
-    "device": _device,
-    "dtype": lambda v, w, b: choice(v, w, DTYPES, one_of(DTYPES)),
-    # an option (no file) may arrive as text from an ini file: "64"
-    "batch_size": lambda v, w, b: integer(v, w, minimum=1, from_text=w.file is None),
-    "allow_pickle": lambda v, w, b: boolean(v, w),
-    "options": lambda v, w, b: MappingProxyType({} if v is None else mapping(v, w)),
-})
-"""The check for each key of the ``model`` section (and its command-line option)."""
-
-
 # --- a metric entry (on a suite or a slice)
 
 
-def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
-                 ) -> tuple[dict[str, Any], list[tuple[str, float]], dict[str, Any]]:
-    """Parameters (defaults filled), rules in file order and rule settings of one metric entry.
-
-    ``home`` is set for a slice entry: the suite metric where its parameters belong.
-    """
-    metric = get_metric(name, where=str(where))
-    body = {} if raw is None else mapping(
-        raw, where, "a mapping of rules" if home else "a mapping of rules and parameters")
-    params = dict(metric.params)
-    rules: list[tuple[str, float]] = []
-    settings: dict[str, Any] = {}
-    rule_list, setting_list = ", ".join(RULE_KINDS), ", ".join(RULE_SETTINGS)
-    for key, value in body.items():
-        at = where / key
-        if key in RULE_KINDS:
-            rules.append((key, number(value, at, minimum=None if key in FLOOR_KINDS else 0.0)))
-        elif key in RULE_SETTINGS:
-            settings[key] = mode(value, at) if key == "mode" else confidence(value, at)
-        elif home is not None and key in metric.params:
-            raise at.error(f"'{key}' is a parameter of {name}; parameters belong on the suite metric "
-                           f"({(home / key).path}) and its slices inherit them; a slice entry takes "
-                           f"rules ({rule_list}) and rule settings ({setting_list})")
-        elif home is not None:
-            raise at.error(f"unknown rule '{key}'{did_you_mean(key, (*RULE_KINDS, *RULE_SETTINGS))}; "
-                           f"a slice entry takes rules ({rule_list}) and rule settings ({setting_list})")
-        elif key in metric.params:
-            params[key] = param(value, metric.params[key], at)
-        else:
-            known = (*metric.params, *RULE_KINDS, *RULE_SETTINGS)
-            takes = ", ".join(metric.params) or "none"
-            raise at.error(f"unknown parameter or rule '{key}'{did_you_mean(key, known)}; "
-                           f"{name} takes parameters: {takes}; rules: {rule_list}; "
-                           f"rule settings: {setting_list}")
-    if home is None and (problem := metric.check_params(params)) is not None:
-        key = problem.partition(":")[0]
-        raise (where / key if key in metric.params else where).error(problem.partition(": ")[2] or problem)
-    bounds = dict(rule for rule in rules if rule[0] in FLOOR_KINDS)
-    if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-        raise where.error(f"min {bounds['min']:g} is above max {bounds['max']:g}; no value can pass")
-    return params, rules, settings

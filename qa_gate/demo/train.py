@@ -125,7 +125,7 @@ def dihedral(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flips[2], images.transpose(-1, -2), images)
 
 
-def contrastive_loss(model: torch.nn.Module, images: torch.Tensor, tokens: torch.Tensor,
+def contrastive_loss(model: Any, images: torch.Tensor, tokens: torch.Tensor,
                      named: torch.Tensor) -> torch.Tensor:
     """Symmetric CLIP loss; pairs whose captions name the same combo all count as positives."""
     image_features = model.encode_image(images, normalize=True)
@@ -136,7 +136,7 @@ def contrastive_loss(model: torch.nn.Module, images: torch.Tensor, tokens: torch
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
 
 
-def optimise(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+def optimise(model: Any, images: torch.Tensor, labels: torch.Tensor,
              bank: tuple[torch.Tensor, torch.Tensor], phase: Phase, batch_size: int) -> list[float]:
     """Train ``model`` in place for one phase (AdamW, warm-up then cosine decay); return the losses."""
     tokens, names = bank
@@ -185,7 +185,7 @@ def save_checkpoint(model: torch.nn.Module, config: dict[str, Any], folder: Path
     return folder
 
 
-def load_checkpoint(folder: Path) -> tuple[torch.nn.Module, Any, Any]:
+def load_checkpoint(folder: Path) -> tuple[Any, Any, Any]:
     """Load a demo checkpoint through open_clip's own ``local-dir:`` path: model, preprocess, tokenizer."""
     name = f"local-dir:{folder}"
     model, _, preprocess = open_clip.create_model_and_transforms(name, device="cpu")

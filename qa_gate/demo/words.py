@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -77,7 +77,7 @@ def samples(settings: WordsSettings = WordsSettings()) -> list[WordSample]:
             for i, (kind, text) in enumerate(texts(settings))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
@@ -92,8 +92,8 @@ def draw_text(text: str, rng: random.Random, settings: WordsSettings = WordsSett
         if (right - left <= room[0] and bottom - top <= room[1]) or size <= 6:
             break
         size -= 1
-    x = rng.randint(settings.margin, max(settings.margin, settings.width - settings.margin - (right - left)))
-    y = rng.randint(settings.margin, max(settings.margin, settings.height - settings.margin - (bottom - top)))
+    x = rng.randint(settings.margin, max(settings.margin, settings.width - settings.margin - int(right - left)))
+    y = rng.randint(settings.margin, max(settings.margin, settings.height - settings.margin - int(bottom - top)))
     image = Image.new("RGB", (settings.width, settings.height), (background,) * 3)
     ImageDraw.Draw(image).text((x - left, y - top), text, fill=(ink,) * 3, font=_font(size))
     return image

@@ -8,10 +8,11 @@ A sample has an ``id`` and an ``image``; every other field serves a task family:
 against the configured metrics (``runner.check_samples``); here each field only
 has to be well-formed.
 
-YAML turns some bare answers into other types. golden's loader reads booleans as
-YAML 1.2 does (only ``true``/``false`` in any of three cases), so ``yes``, ``no``,
-``on`` and ``off`` stay text, and it keeps how each number was written
-(``as_written``). In the text fields (``question``, ``question_type``,
+YAML turns some bare answers into other types. The manifest is read in qa_gate's
+one YAML dialect (``config.values.YamlLoader``, as ``thresholds.yaml`` is): booleans
+as YAML 1.2 has them (only ``true``/``false`` in any of three cases), so ``yes``,
+``no``, ``on`` and ``off`` stay text; golden's layer on top keeps how each number
+was written (``as_written``). In the text fields (``question``, ``question_type``,
 ``answer_type``, ``text``, the items of ``answers``, ``choices`` and ``labels``, and
 the top-level ``labels``) an integer becomes its text (``2`` -> ``"2"``) and a
 boolean ``"true"``/``"false"``, as tags do. A float, or an integer not written as
@@ -59,8 +60,8 @@ class _WrittenFloat(float):
     written: str
 
 
-def as_written(value: int | float, text: str) -> int | float:
-    """``value``, a number the YAML loader read from ``text``, remembering ``text``.
+def as_written(value: float, text: str) -> float:
+    """``value``, a number the YAML loader read from ``text``, remembering ``text`` (an int stays an int).
 
     It still compares and computes as the number; a text field that holds it can
     then quote back what the manifest wrote (``1:30``, ``1.10``) rather than ``90`` or ``1.1``.

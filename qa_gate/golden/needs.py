@@ -1,9 +1,11 @@
-"""TODO docstring."""
+"""The check, before any model loads, that every sample carries what its suite's metrics read."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qa_gate.config.model import SuiteConfig
-from qa_gate.errors import GoldenError
+from qa_gate.errors import ConfigError, GoldenError, did_you_mean
 from qa_gate.golden.manifest import Sample
 from qa_gate.golden.suite import Suite, sample_hint, suite_hint
 from qa_gate.metrics.registry import get_metric
@@ -16,38 +18,25 @@ def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     none of which matches a human answer)."""
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
-        fields = metric.needs_for(metric_cfg.params)
-        if metric.name == "vqa_accuracy":  # after 'answers', so a sample here has its 10 answers
-            fields = (*fields, "choices")
-        mode = metric_cfg.params.get("normalisation", metric.params.get("normalisation", "official"))
-        for field in fields:
+        for field in metric.needs_for(metric_cfg.params):
             if field == "labels" and not suite.labels:
                 raise GoldenError(f"{suite_hint(suite)}: the manifest "
                                   f"declares no label set (top-level 'labels'), which metric '{metric_cfg.name}' "
                                   f"(suites.{suite_cfg.name}.metrics) needs")
             for sample in suite.samples:
-                problem = _problem(sample, field, mode)
-                if problem:
-                    raise GoldenError(f"{sample_hint(suite, sample)}: {problem}, which metric "
-                                      f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs")
+                _refuse(suite, suite_cfg.name, sample, metric_cfg.name, _problem(sample, field))
+        for sample in suite.samples:  # after the fields: a sample here carries every field the metric reads
+            _refuse(suite, suite_cfg.name, sample, metric_cfg.name, metric.sample_problem(sample, metric_cfg.params))
 
 
-def _problem(sample: Sample, field: str, normalisation: str = "official") -> str | None:
-    """Why ``sample`` does not give ``field`` in a usable form, or ``None``.
+def _refuse(suite: Suite, suite_name: str, sample: Sample, metric: str, problem: str | None) -> None:
+    if problem:
+        raise GoldenError(f"{sample_hint(suite, sample)}: {problem}, which metric "
+                          f"'{metric}' (suites.{suite_name}.metrics) needs")
 
-    ``choices`` (VQA candidates, optional) are refused when, with ``normalisation``, none of them
-    matches a human answer: ranking them could never score above 0.
-    """
-    if field == "choices":
-        from qa_gate.metrics.vqa import vqa_accuracy
 
-        if not sample.choices or sample.answers is None or len(sample.answers) != ANSWERS_PER_QUESTION:
-            return None
-        if any(vqa_accuracy(choice, sample.answers, normalisation) > 0 for choice in sample.choices):
-            return None
-        return (f"has choices {list(sample.choices)} but no choice matches any human answer "
-                f"{list(dict.fromkeys(sample.answers))} (normalisation {normalisation!r}), so every choice "
-                "scores 0; expected at least one choice that matches a human answer")
+def _problem(sample: Sample, field: str) -> str | None:
+    """Why ``sample`` does not give ``field`` in a usable form, or ``None``."""
     if field.startswith("tag:"):
         return None if sample.tags.get(field[4:], "").strip() else f"has no tag '{field[4:]}'"
     if field == "answers":
@@ -67,3 +56,16 @@ def _problem(sample: Sample, field: str, normalisation: str = "official") -> str
         return None if sample.references else "has no references"
     value = getattr(sample, field, None)
     return None if isinstance(value, str) and value.strip() else f"has no {field}"
+
+
+def check_slices(suite: Suite, suite_cfg: SuiteConfig, source: Path) -> None:
+    """A slice rule must name a tag value that some sample carries."""
+    present = {f"{k}={v}" for sample in suite.samples for k, v in sample.tags.items()}
+    for slice_cfg in suite_cfg.slices:
+        if slice_cfg.slice not in present:
+            raise ConfigError(
+                f"{source.name}: suites.{suite_cfg.name}.slices.{slice_cfg.slice}: "
+                f"no sample of {suite_cfg.label} is tagged "
+                f"{slice_cfg.key}={slice_cfg.value}{did_you_mean(slice_cfg.slice, present)}; "
+                f"tags present: {', '.join(sorted(present)) or 'none'}"
+            )

@@ -11,10 +11,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.errors import GoldenError
+from qa_gate.files import file_sha256
 from qa_gate.golden.manifest import MANIFEST, Sample, as_written, parse_manifest
 
 __all__ = ["HASHES", "MANIFEST", "Sample", "Suite", "load_suite", "open_image", "sample_hint",
@@ -25,8 +27,7 @@ if TYPE_CHECKING:
 
 HASHES = "SHA256SUMS"
 MAX_SHOWN = 20
-_CHUNK = 1 << 20
-_TMP = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
+SCRATCH = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
 SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _BAD = object()  # the manifest could not be read at all; already reported
 
@@ -75,14 +76,6 @@ def _display(path: Path) -> str:
         return absolute.as_posix()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _open_root(path: Path) -> tuple[Path, _Problems]:
     where = _display(Path(path))
     root = Path(path).resolve()
@@ -93,38 +86,32 @@ def _open_root(path: Path) -> tuple[Path, _Problems]:
     return root, _Problems(where)
 
 
+@cache
+def _manifest_loader() -> type:
+    """qa_gate's YAML dialect (``config.values.YamlLoader``) keeping how each number was written."""
+    import yaml
+
+    from qa_gate.config.values import YamlLoader
+
+    class ManifestLoader(YamlLoader):
+        """``YamlLoader`` whose numbers remember their text (``as_written``), so ``1:30`` or ``1.10``
+        in a text field can be quoted back rather than read as 90 or 1.1."""
+
+    def number(loader: ManifestLoader, node: yaml.ScalarNode) -> float:  # an int is kept an int
+        value = loader.construct_yaml_int(node) if node.tag.endswith(":int") else loader.construct_yaml_float(node)
+        return as_written(value, node.value)
+
+    ManifestLoader.add_constructor("tag:yaml.org,2002:int", number)
+    ManifestLoader.add_constructor("tag:yaml.org,2002:float", number)
+    return ManifestLoader
+
+
 def _read_yaml(path: Path, problems: _Problems) -> Any:
     import yaml
 
-    class _Loader(yaml.SafeLoader):
-        """SafeLoader that refuses a key given twice in one mapping (plain safe_load keeps the last),
-        reads booleans as YAML 1.2 does and keeps how each number was written."""
-
-    # YAML 1.2 booleans: only true/True/TRUE/false/False/FALSE, so VQA answers yes/no/on/off stay text.
-    # The resolver table is copied onto the subclass; SafeLoader's own is left as it is.
-    bool_tag = "tag:yaml.org,2002:bool"
-    _Loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-    _Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-
-    def number(loader: _Loader, node: Any) -> int | float:
-        value = loader.construct_yaml_int(node) if node.tag.endswith(":int") else loader.construct_yaml_float(node)
-        return as_written(value, node.value)  # so '1:30' or '1.10' can be quoted back, not read as 90 or 1.1
-
-    def mapping(loader: _Loader, node: Any, deep: bool = False) -> Any:
-        keys = [k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and not k.tag.endswith(":merge")]
-        for i, key in enumerate(keys):
-            if any(key.value == other.value for other in keys[:i]):
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key.value!r}", key.start_mark)
-        return loader.construct_mapping(node, deep=deep)
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    _Loader.add_constructor("tag:yaml.org,2002:int", number)
-    _Loader.add_constructor("tag:yaml.org,2002:float", number)
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(handle, Loader=_manifest_loader())  # a SafeLoader subclass
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.add(f"{MANIFEST}: not valid YAML: {exc}")
         return _BAD
@@ -182,7 +169,7 @@ def _walk(root: Path, problems: _Problems) -> dict[str, Path]:
         for name in sorted(dirnames + filenames):
             path = Path(dirpath, name)
             rel = path.relative_to(root).as_posix()
-            if rel in (HASHES, _TMP) or rel in problems.paths:
+            if rel in (HASHES, SCRATCH) or rel in problems.paths:
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(root):
                 problems.add(f"{rel!r} is a symlink to outside the suite folder ({path.resolve()}); "
@@ -208,7 +195,7 @@ def _compare(listed: dict[str, str], files: dict[str, Path], samples: list[Sampl
             problems.add(f"{label} is listed in {HASHES} but missing from the suite folder; {problems.hint}")
         elif rel not in listed:
             problems.add(f"{label} is not listed in {HASHES} (every file in the suite must be); {problems.hint}")
-        elif (got := _sha256(files[rel])) != listed[rel]:
+        elif (got := file_sha256(files[rel])) != listed[rel]:
             sums = f"(expected {listed[rel][:12]}…, got {got[:12]}…); {problems.hint}"
             if rel == MANIFEST:
                 problems.add(f"{MANIFEST} changed since {HASHES} was written: it does not match its sha256 {sums}")
@@ -263,9 +250,9 @@ def write_hashes(path: Path) -> Path:
     _parse(root, problems)
     files = _walk(root, problems)
     problems.raise_if_any(note=f" ({HASHES} not written)")
-    target, tmp = root / HASHES, root / _TMP
+    target, tmp = root / HASHES, root / SCRATCH
     try:
-        tmp.write_text("".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files)), encoding="utf-8")
+        tmp.write_text("".join(f"{file_sha256(files[rel])}  {rel}\n" for rel in sorted(files)), encoding="utf-8")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -276,7 +263,7 @@ def open_image(sample: Sample) -> Image.Image:
     """The sample's image converted to RGB (alpha dropped); ``GoldenError`` naming it if undecodable."""
     try:
         return _decode(sample.image_path)
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
+    except Exception as exc:  # Pillow raises many kinds for bad data
         folder = sample.image_path.parents[len(PurePosixPath(sample.image).parts) - 1]
         raise GoldenError(f"{_display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
                           f"({type(exc).__name__}: {exc}); expected an image Pillow can read") from exc

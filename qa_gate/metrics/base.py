@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,8 +32,14 @@ class AlignmentInputs(Protocol):
         ...
 
 
-class Metric:
+InputsT = TypeVar("InputsT")
+"""What a metric reads: its family's view (``AlignmentInputs``, ``RetrievalInputs``, ...)."""
+
+
+class Metric(Generic[InputsT]):
     """Base class: subclasses set the class attributes and implement ``per_sample``.
+
+    ``Metric[RetrievalInputs]`` reads a ``RetrievalInputs``: each family types its own inputs.
 
     ``params`` holds the definition parameters a user may set in ``thresholds.yaml``
     with their defaults; anything that changes a value goes into ``definition``
@@ -64,6 +70,10 @@ class Metric:
         """The sample fields the metric reads with these ``params`` (``needs``, formatted)."""
         return tuple(need.format(**params) for need in self.needs)
 
+    def sample_problem(self, sample: Any, params: Mapping[str, Any]) -> str | None:
+        """Why a golden sample that has every field in ``needs`` still cannot be scored (``None`` when it can)."""
+        return None
+
     def check_params(self, params: Mapping[str, Any]) -> str | None:
         """What is wrong with ``params`` beyond their types (``None`` when nothing is); config loading reports it."""
         return None
@@ -77,7 +87,7 @@ class Metric:
             **{k: params.get(k, v) for k, v in self.params.items()},
         }
 
-    def per_sample(self, inputs: AlignmentInputs, params: Mapping[str, Any]) -> np.ndarray:
+    def per_sample(self, inputs: InputsT, params: Mapping[str, Any]) -> np.ndarray:
         """``[n, k]`` sufficient statistics, one row per sample, vectorised over the suite."""
         raise NotImplementedError
 

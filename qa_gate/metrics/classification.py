@@ -142,7 +142,7 @@ def per_label_f1(stats: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
     return {label: float(value) for label, value in zip(labels, scores)}
 
 
-class _MultilabelF1(Metric):
+class _MultilabelF1(Metric[MultilabelInputs]):
     """Shared multilabel F1 machinery; subclasses set ``name`` and ``average``."""
 
     average: ClassVar[str]
@@ -165,7 +165,7 @@ class _MultilabelF1(Metric):
                 "average": self.average, "predicted": "score >= threshold",
                 "zero_division_where": "2TP + FP + FN == 0"}
 
-    def per_sample(self, inputs: MultilabelInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: MultilabelInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns: TP, FP, FN of every label, then ``zero_division``."""
         threshold = params.get("threshold", self.params["threshold"])
         zero = params.get("zero_division", self.params["zero_division"])

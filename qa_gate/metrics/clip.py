@@ -27,7 +27,7 @@ DEFAULT_W = 2.5
 CAPTIONS = ("golden", "generated")
 
 
-class _Alignment(Metric):
+class _Alignment(Metric[AlignmentInputs]):
     """The ``caption`` parameter shared by the alignment metrics: golden or generated captions."""
 
     def family_for(self, params: Mapping[str, Any]) -> str:

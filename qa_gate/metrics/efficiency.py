@@ -82,7 +82,7 @@ def batch_percentile(stats: np.ndarray, q: float) -> np.ndarray:
     return value.reshape(lead)
 
 
-class _Efficiency(Metric):
+class _Efficiency(Metric[EfficiencyInputs]):
     family: ClassVar[str] = "efficiency"
     higher_is_better: ClassVar[bool] = False
     columns: ClassVar[tuple[str, ...]] = ("batch_ms", "seconds_share", "batch")
@@ -132,7 +132,7 @@ class Throughput(_Efficiency):
         return 1.0 / np.asarray(stats, dtype=np.float64)[:, 1]
 
 
-class PeakMemory(Metric):
+class PeakMemory(Metric[EfficiencyInputs]):
     """Peak memory while encoding the suite's images, MiB (CUDA allocator peak; process peak RSS on CPU)."""
 
     name: ClassVar[str] = "peak_memory_mb"

@@ -97,7 +97,7 @@ def error_rate(stats: np.ndarray) -> np.ndarray:
     return np.where(length > 0, errors / np.where(length > 0, length, 1.0), errors)
 
 
-class _EditRate(Metric):
+class _EditRate(Metric[OCRInputs]):
     """Shared CER/WER machinery; subclasses set ``name`` and ``unit``."""
 
     unit: ClassVar[str]
@@ -116,7 +116,7 @@ class _EditRate(Metric):
                 "aggregate": "sum(S+D+I) / sum(reference length)",
                 "zero_reference_length": "total insertions (as jiwer)"}
 
-    def per_sample(self, inputs: OCRInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: OCRInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns: edit operations and reference length of each sample."""
         lowercase = params.get("lowercase", self.params["lowercase"])
         if not isinstance(lowercase, bool):

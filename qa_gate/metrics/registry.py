@@ -1,13 +1,12 @@
-"""The registry of metric names: lazy entries, did-you-mean errors."""
+"""The registry of metric names: lazy ``module:attr`` entries, did-you-mean errors."""
 
 from __future__ import annotations
 
-import importlib
-
-from qa_gate.errors import ConfigError, did_you_mean
+from qa_gate.errors import ConfigError
 from qa_gate.metrics.base import Metric
+from qa_gate.registry import Registry
 
-_ENTRIES: dict[str, str] = {
+METRICS: Registry[type[Metric]] = Registry("metric", {
     "clipscore": "qa_gate.metrics.clip:CLIPScore",
     "refclipscore": "qa_gate.metrics.clip:RefCLIPScore",
     "cosine": "qa_gate.metrics.clip:Cosine",
@@ -42,24 +41,15 @@ _ENTRIES: dict[str, str] = {
     "f1_macro": "qa_gate.metrics.classification:F1Macro",
     "f1_samples": "qa_gate.metrics.classification:F1Samples",
     "f1_weighted": "qa_gate.metrics.classification:F1Weighted",
-}
+}, ConfigError)
+"""Each metric name and the class that computes it; a metric is a fresh instance of its class."""
 
 
 def metric_names() -> tuple[str, ...]:
     """Every registered metric name, sorted."""
-    return tuple(sorted(_ENTRIES))
+    return METRICS.names()
 
 
 def get_metric(name: str, where: str = "") -> Metric:
     """The metric registered as ``name``; a ``ConfigError`` naming ``where`` otherwise."""
-    try:
-        target = _ENTRIES[name]
-    except KeyError:
-        prefix = f"{where}: " if where else ""
-        raise ConfigError(
-            f"{prefix}unknown metric '{name}'{did_you_mean(name, _ENTRIES)}; "
-            f"known metrics: {', '.join(metric_names())}"
-        ) from None
-    module, attr = target.split(":")
-    cls = getattr(importlib.import_module(module), attr)
-    return cls()
+    return METRICS.get(name, where)()

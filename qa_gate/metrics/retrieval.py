@@ -17,17 +17,17 @@ Definitions (they go into every metric's fingerprint):
   median rank, the captions' ranks padded with NaN to the largest caption count (aggregate:
   median of the pooled non-NaN ranks).
 
-Ranks are computed once per suite (``rank_all`` caches them per inputs object) in tiles of
+Ranks are computed once per suite, by the inputs (``RetrievalInputs.ranks``, which the
+scoring view computes with ``rank_all``), in tiles of
 ``block x block`` similarities: one pass over the tiles yields both directions and no
 ``n_captions x n_images`` matrix is ever held.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -37,11 +37,10 @@ from qa_gate.metrics.base import Metric
 TIE_TOL = 1e-9
 DEFAULT_BLOCK = 2048  # tile edge: 32 MiB of float64 similarities; 4096 is no faster (benchmarks/bench_retrieval.py)
 TIES = "pessimistic (a tie counts against the model)"
-T = TypeVar("T")
 
 
-class RetrievalInputs(Protocol):
-    """What the retrieval metrics read: images and several captions per image."""
+class RetrievalEmbeddings(Protocol):
+    """Images and several captions per image, embedded: what ranks are computed from."""
 
     sample_ids: tuple[str, ...]
 
@@ -51,6 +50,14 @@ class RetrievalInputs(Protocol):
 
     def caption_embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """``([n_captions, d], owner[n_captions])``: normalised captions and their image index."""
+        ...
+
+
+class RetrievalInputs(RetrievalEmbeddings, Protocol):
+    """What the retrieval metrics read: the suite's embeddings and their ranks, computed once."""
+
+    def ranks(self) -> Ranks:
+        """Both directions' ranks (``rank_all`` of the embeddings), the same object on every call."""
         ...
 
 
@@ -75,31 +82,6 @@ class Ranks:
         out = np.full((n, int(counts.max(initial=1))), np.nan)
         out[self.owner[order], slot] = self.t2i[order]
         return out
-
-
-class SuiteCache:
-    """Values computed once per inputs object, reused while the arrays they came from are equal."""
-
-    def __init__(self) -> None:
-        self._store: weakref.WeakKeyDictionary[Any, dict[Hashable, tuple[tuple[np.ndarray, ...], Any]]]
-        self._store = weakref.WeakKeyDictionary()
-
-    def get(self, inputs: object, key: Hashable, arrays: Sequence[np.ndarray], compute: Callable[[], T]) -> T:
-        """The cached value for ``(inputs, key)`` if ``arrays`` are unchanged, else ``compute()``."""
-        try:
-            entries = self._store.setdefault(inputs, {})
-        except TypeError:  # not weakly referenceable: no caching
-            return compute()
-        hit = entries.get(key)
-        if hit is not None and len(hit[0]) == len(arrays) and all(map(_same, hit[0], arrays)):
-            return hit[1]  # type: ignore[no-any-return]
-        value = compute()
-        entries[key] = (tuple(arrays), value)
-        return value
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a is b or (a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b)))
 
 
 def check_finite(array: np.ndarray, what: str) -> np.ndarray:
@@ -162,15 +144,10 @@ def rank_arrays(images: np.ndarray, captions: np.ndarray, owner: np.ndarray,
     return Ranks(i2t=i2t, t2i=t2i, owner=owner)
 
 
-_RANKS = SuiteCache()
-
-
-def rank_all(inputs: RetrievalInputs, block: int = DEFAULT_BLOCK) -> Ranks:
-    """The suite's ranks, computed once per inputs object (``block`` never changes them)."""
-    images = inputs.image_embeddings()
+def rank_all(inputs: RetrievalEmbeddings, block: int = DEFAULT_BLOCK) -> Ranks:
+    """The ranks of the embeddings of ``inputs`` (``block`` never changes them)."""
     captions, owner = inputs.caption_embeddings()
-    return _RANKS.get(inputs, "ranks", (images, captions, owner),
-                      lambda: rank_arrays(images, captions, owner, inputs.sample_ids, block))
+    return rank_arrays(inputs.image_embeddings(), captions, owner, inputs.sample_ids, block)
 
 
 def nan_median(values: np.ndarray) -> np.ndarray:
@@ -189,7 +166,7 @@ def ratio_of_sums(stats: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den != 0)
 
 
-class _Retrieval(Metric):
+class _Retrieval(Metric[RetrievalInputs]):
     """Shared definition; subclasses set ``direction`` and ``statistic``."""
 
     direction: ClassVar[str]
@@ -210,9 +187,9 @@ class _Retrieval(Metric):
 class _I2T(_Retrieval):
     direction: ClassVar[str] = "image->text"
 
-    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """One column, the image's rank (recall subclasses add a hit column first)."""
-        return rank_all(inputs).i2t.astype(np.float64)[:, None]
+        return inputs.ranks().i2t.astype(np.float64)[:, None]
 
 
 class _I2TRecall(_I2T):
@@ -220,7 +197,7 @@ class _I2TRecall(_I2T):
     columns: ClassVar[tuple[str, ...]] = ("hit", "rank")
     k: ClassVar[int]
 
-    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns: 1 when the image's best caption ranks within K, its rank."""
         rank = super().per_sample(inputs, params)
         return np.concatenate([(rank <= self.k).astype(np.float64), rank], axis=1)
@@ -274,9 +251,9 @@ class _T2IRecall(_T2I):
     columns: ClassVar[tuple[str, ...]] = ("hits", "captions")
     k: ClassVar[int]
 
-    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns: the image's captions whose image ranks within K, its caption count."""
-        ranks = rank_all(inputs)
+        ranks = inputs.ranks()
         n = len(ranks.i2t)
         hits = np.bincount(ranks.owner, weights=(ranks.t2i <= self.k).astype(np.float64), minlength=n)
         return np.stack([hits, np.bincount(ranks.owner, minlength=n).astype(np.float64)], axis=1)
@@ -302,9 +279,9 @@ class T2IMeanRank(_T2I):
     name, higher_is_better, columns = "t2i_mean_rank", False, ("rank_sum", "captions")
     statistic = "mean rank, pooled over captions"
 
-    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns: the sum of the image's caption ranks, its caption count."""
-        ranks = rank_all(inputs)
+        ranks = inputs.ranks()
         n = len(ranks.i2t)
         total = np.bincount(ranks.owner, weights=ranks.t2i.astype(np.float64), minlength=n)
         return np.stack([total, np.bincount(ranks.owner, minlength=n).astype(np.float64)], axis=1)
@@ -317,9 +294,9 @@ class T2IMedianRank(_T2I):
     """Repeated once per caption slot: ``C`` columns, NaN padded (``C`` = most captions of an image)."""
     statistic = "median rank, pooled over captions"
 
-    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """``[n, C]``: the ranks of the image's captions, NaN padded."""
-        return rank_all(inputs).t2i_padded()
+        return inputs.ranks().t2i_padded()
 
     def aggregate(self, stats: np.ndarray) -> np.ndarray:
         """Median of all non-NaN ranks of the rows, per leading index."""

@@ -35,7 +35,7 @@ METEOR_ALPHA, METEOR_BETA, METEOR_GAMMA, METEOR_DELTA = 0.85, 0.2, 0.6, 0.75
 METEOR_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
 
 
-class CaptionMetric(Metric):
+class CaptionMetric(Metric[CaptionInputs]):
     """Shared definition fields of the pycocoevalcap metrics."""
 
     needs: ClassVar[tuple[str, ...]] = ("references",)

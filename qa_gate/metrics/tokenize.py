@@ -183,13 +183,15 @@ class _MeteorJar:
         """The jar's 23 statistics of the best reference, per sample (``SCORE`` lines)."""
         lines = [score_line(p, r) for p, r in zip(preds, refs)]
         rows: list[list[float]] = []
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # started with both pipes
         with self.lock:
             for start in range(0, len(lines), 64):  # bounded batches: no pipe deadlock
                 batch = lines[start:start + 64]
-                self.proc.stdin.write("".join(batch).encode("utf-8"))
-                self.proc.stdin.flush()
+                stdin.write("".join(batch).encode("utf-8"))
+                stdin.flush()
                 for _ in batch:
-                    reply = self.proc.stdout.readline().decode("utf-8").strip()
+                    reply = stdout.readline().decode("utf-8").strip()
                     row = reply.split()
                     if len(row) != len(METEOR_STATS):
                         self.close()  # out of step with its replies: the next call restarts it
@@ -200,7 +202,8 @@ class _MeteorJar:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
             self.proc.kill()
             self.proc.wait()
 

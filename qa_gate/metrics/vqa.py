@@ -175,7 +175,7 @@ def accuracy_by_type(stats: np.ndarray, types: Sequence[str]) -> dict[str, float
     return {t: float(values[keys == t].mean()) for t in sorted(set(types))}
 
 
-class VQAAccuracy(Metric):
+class VQAAccuracy(Metric[VQAInputs]):
     """Official VQA v2 accuracy: leave-one-out over 10 human answers, mean over samples."""
 
     name: ClassVar[str] = "vqa_accuracy"
@@ -185,11 +185,24 @@ class VQAAccuracy(Metric):
     mean_sufficient: ClassVar[bool] = True
 
     def check_params(self, params: Mapping[str, Any]) -> str | None:
-        """``normalisation`` is a known mode; the ranking ``prompt`` places ``{answer}`` (and may place ``{question}``)."""
+        """``normalisation`` is a known mode; the ranking ``prompt`` places ``{answer}`` (and may place
+        ``{question}``)."""
         mode = params.get("normalisation", self.params["normalisation"])
         if mode not in NORMALISATIONS:
             return f"normalisation: expected {' or '.join(NORMALISATIONS)}, got {mode!r}"
         return prompt_problem(params.get("prompt", RANKING_PROMPT), "answer", ("answer", "question"))
+
+    def sample_problem(self, sample: Any, params: Mapping[str, Any]) -> str | None:
+        """Refuses VQA ``choices`` none of which matches a human answer under the ``normalisation``:
+        ranking them could never score above 0."""
+        mode = params.get("normalisation", self.params["normalisation"])
+        if not sample.choices or sample.answers is None or len(sample.answers) != ANSWERS_PER_QUESTION:
+            return None
+        if any(vqa_accuracy(choice, sample.answers, mode) > 0 for choice in sample.choices):
+            return None
+        return (f"has choices {list(sample.choices)} but no choice matches any human answer "
+                f"{list(dict.fromkeys(sample.answers))} (normalisation {mode!r}), so every choice "
+                "scores 0; expected at least one choice that matches a human answer")
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """The official leave-one-out rule and which normalisation is applied to which side."""
@@ -200,7 +213,7 @@ class VQAAccuracy(Metric):
                 "reference": "GT-Vision-Lab/VQA vqaEval.py (VQA v2), leave-one-out over 10 answers",
                 "normalisation_rule": rule, "match": "exact string", "aggregate": "mean"}
 
-    def per_sample(self, inputs: VQAInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: VQAInputs, params: Mapping[str, Any]) -> np.ndarray:
         """One column: each sample's accuracy in [0, 1]."""
         mode = params.get("normalisation", self.params["normalisation"])
         if mode not in NORMALISATIONS:

@@ -28,7 +28,6 @@ from qa_gate.metrics.retrieval import (
     DEFAULT_BLOCK,
     TIE_TOL,
     TIES,
-    SuiteCache,
     check_finite,
     positive_ranks,
 )
@@ -42,8 +41,8 @@ DEFAULT_TEMPLATES: tuple[str, ...] = (
 CLASS_EMBEDDING = "mean of L2-normalised template embeddings, renormalised"
 
 
-class ZeroShotInputs(Protocol):
-    """What the zero-shot metrics read: images, class names, a text encoder and labels."""
+class ZeroShotEmbeddings(Protocol):
+    """Images, class names, a text encoder and labels: what class ranks are computed from."""
 
     sample_ids: tuple[str, ...]
     classes: tuple[str, ...]
@@ -98,7 +97,7 @@ def true_class_ranks(images: np.ndarray, classes: np.ndarray, labels: np.ndarray
     return ranks
 
 
-def _labels(inputs: ZeroShotInputs) -> np.ndarray:
+def _labels(inputs: ZeroShotEmbeddings) -> np.ndarray:
     labels = np.asarray(inputs.labels())
     n, n_classes = len(inputs.sample_ids), len(inputs.classes)
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
@@ -110,21 +109,22 @@ def _labels(inputs: ZeroShotInputs) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-_RANKS = SuiteCache()
-
-
-def suite_ranks(inputs: ZeroShotInputs, templates: tuple[str, ...]) -> np.ndarray:
-    """The true class's rank of every sample, computed once per inputs object and templates."""
+def suite_ranks(inputs: ZeroShotEmbeddings, templates: tuple[str, ...]) -> np.ndarray:
+    """The true class's rank of every sample, with class embeddings from ``templates``."""
     images, labels = inputs.image_embeddings(), _labels(inputs)
-
-    def compute() -> np.ndarray:
-        classes = class_embeddings(inputs.encode_texts, inputs.classes, templates)
-        return true_class_ranks(images, classes, labels)
-
-    return _RANKS.get(inputs, (templates, tuple(inputs.classes)), (images, labels), compute)
+    classes = class_embeddings(inputs.encode_texts, inputs.classes, templates)
+    return true_class_ranks(images, classes, labels)
 
 
-class _ZeroShot(Metric):
+class ZeroShotInputs(ZeroShotEmbeddings, Protocol):
+    """What the zero-shot metrics read: the embeddings, and the class ranks computed once per templates."""
+
+    def class_ranks(self, templates: tuple[str, ...]) -> np.ndarray:
+        """``suite_ranks`` of the embeddings for ``templates``, computed once per templates."""
+        ...
+
+
+class _ZeroShot(Metric[ZeroShotInputs]):
     """Shared parameters and definition."""
 
     params: ClassVar[Mapping[str, Any]] = {"templates": DEFAULT_TEMPLATES, "label_tag": "label"}
@@ -138,9 +138,9 @@ class _ZeroShot(Metric):
                 "class_embedding": CLASS_EMBEDDING, "similarity": "cosine, float64",
                 "ties": TIES, "tie_tolerance": TIE_TOL, "statistic": self.statistic}
 
-    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns ``[top-1 hit, rank of the true class]``."""
-        rank = suite_ranks(inputs, templates_param(params)).astype(np.float64)
+        rank = inputs.class_ranks(templates_param(params)).astype(np.float64)
         return np.stack([(rank <= 1).astype(np.float64), rank], axis=1)
 
 
@@ -148,7 +148,7 @@ class _TopK(_ZeroShot):
     columns: ClassVar[tuple[str, ...]] = ("hit", "rank")
     k: ClassVar[int]
 
-    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns ``[1 when the true class ranks within k, its rank]``."""
         stats = super().per_sample(inputs, params)
         stats[:, 0] = stats[:, 1] <= self.k
@@ -172,7 +172,7 @@ class ZeroShotMeanPerClassRecall(_ZeroShot):
     columns: ClassVar[tuple[str, ...]] = ("hit", "label")
     statistic: ClassVar[str] = "mean over classes present of top-1 recall"
 
-    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns ``[top-1 hit, class index]``."""
         stats = super().per_sample(inputs, params)
         stats[:, 1] = _labels(inputs)

@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from qa_gate.metrics.classification import AVERAGES, per_label_f1
+from qa_gate.metrics.classification import per_label_f1
 from qa_gate.metrics.vqa import accuracy_by_type
 from qa_gate.report.formatting import format_definition, format_delta, format_number
 from qa_gate.results import MetricResult, SuiteResult
 from qa_gate.verdict.diffs import oriented, paired_rows
 
-MULTILABEL_METRICS = tuple(f"f1_{average}" for average in AVERAGES)
-VQA_METRIC = "vqa_accuracy"
 VQA_TYPE_TAGS = (("question_type", "question type"), ("answer_type", "answer type"))
 MAX_LABEL_ROWS = 30
 MAX_TYPE_ROWS = 30
@@ -172,15 +170,16 @@ def _label_table(suite: SuiteResult, group: Sequence[MetricResult], base_suite: 
                         tuple(rows[:MAX_LABEL_ROWS]), max(len(rows) - MAX_LABEL_ROWS, 0))
 
 
-def label_f1_tables(suite: SuiteResult, base_suite: SuiteResult | None) -> tuple[LabelF1Table, ...]:
-    """One per-label F1 table per distinct set of counts among the suite's multilabel metrics.
+def label_f1_tables(suite: SuiteResult, base_suite: SuiteResult | None,
+                    names: Sequence[str]) -> tuple[LabelF1Table, ...]:
+    """One per-label F1 table per distinct set of counts among the suite's multilabel metrics ``names``.
 
     Multilabel metrics whose definitions differ only in their average share their counts
     and get one table; a different threshold (or zero_division, prompt, …) gets its own.
     """
     groups: dict[str, list[MetricResult]] = {}
     for name, metric in suite.metrics.items():
-        if name in MULTILABEL_METRICS:
+        if name in names:
             groups.setdefault(_group_key(metric.definition), []).append(metric)
     if not groups:
         return ()
@@ -228,9 +227,10 @@ def _type_table(suite: SuiteResult, metric: MetricResult, base_metric: MetricRes
                      tuple(rows[:MAX_TYPE_ROWS]), max(len(rows) - MAX_TYPE_ROWS, 0))
 
 
-def vqa_type_tables(suite: SuiteResult, base_suite: SuiteResult | None) -> tuple[TypeTable, ...]:
-    """VQA accuracy by question type and by answer type, for the types the samples' tags give."""
-    metric = suite.metrics.get(VQA_METRIC)
+def vqa_type_tables(suite: SuiteResult, base_suite: SuiteResult | None,
+                    names: Sequence[str]) -> tuple[TypeTable, ...]:
+    """The first VQA metric of ``names`` by question type and by answer type, for the types the samples' tags give."""
+    metric = next((suite.metrics[name] for name in names if name in suite.metrics), None)
     if metric is None or np.ndim(metric.stats) != 2 or np.shape(metric.stats)[1] < 1:
         return ()
     base_metric, note = comparable_metric(suite, metric, base_suite)

@@ -1,11 +1,17 @@
-"""TODO docstring."""
+"""The verdict and the run's progress as plain text for terminals (both faces print these lines)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+from qa_gate.config.model import ModelConfig
 from qa_gate.verdict.checks import Verdict
+
+
+def scoring_line(model: ModelConfig, suites: int) -> str:
+    """What a face prints before the model loads."""
+    return f"mm-gate: scoring {model.checkpoint} ({model.adapter}) on {suites} golden suite(s)"
 
 
 def verdict_lines(verdict: Verdict) -> Sequence[str]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa_gate.baseline.store import HistoryPoint
+from qa_gate.baseline.changes import HistoryPoint
 from qa_gate.results import SuiteResult
 
 MAX_POINTS = 10

@@ -32,6 +32,7 @@ from qa_gate.report.sections import (
 )
 from qa_gate.report.trend import Trend, trends
 from qa_gate.results import CheckpointInfo, RunResult, SuiteResult
+from qa_gate.scoring.families import sections
 from qa_gate.verdict.checks import Check, Status, Verdict
 from qa_gate.verdict.diffs import SampleDelta, SliceDelta, oriented
 
@@ -260,6 +261,7 @@ def suite_view(verdict: Verdict, suite: SuiteResult) -> SuiteView:
     notes = list(dict.fromkeys(note for note in map(too_small, checks) if note is not None))
     gated = [name for name in suite.metrics if any(c.metric == name for c in own)]
     base_suite = verdict.baseline.suite(suite.name) if verdict.baseline is not None else None
+    wanted = sections([(name, result.definition) for name, result in suite.metrics.items()])
     base_suite_fp = (base_suite.fingerprint if base_suite is not None
                      and base_suite.fingerprint != suite.fingerprint else None)
     return SuiteView(
@@ -271,7 +273,8 @@ def suite_view(verdict: Verdict, suite: SuiteResult) -> SuiteView:
         flips=tuple(sample_row(d) for d in flips[:MAX_FLIP_ROWS]),
         flips_hidden=max(len(flips) - MAX_FLIP_ROWS, 0),
         trends=trends(verdict.history, suite, gated), metrics=_metrics(suite, base_suite),
-        label_f1=label_f1_tables(suite, base_suite), vqa_types=vqa_type_tables(suite, base_suite),
+        label_f1=label_f1_tables(suite, base_suite, wanted.get("label_f1", ())),
+        vqa_types=vqa_type_tables(suite, base_suite, wanted.get("vqa_types", ())),
     )
 
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Where and how the model runs: device, autocast dtype, inference mode, and how they are labelled."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""One suite's model calls: batched, timed, checked, each computed once (texts cached by content)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_gate.adapters.load import LoadedModel
 from qa_gate.errors import AdapterError
 from qa_gate.golden.suite import Suite, open_image
 from qa_gate.scoring.device import inference
@@ -15,6 +14,9 @@ from qa_gate.scoring.stopwatch import Stopwatch
 
 if TYPE_CHECKING:
     import torch
+
+    from qa_gate.adapters.load import LoadedModel
+    from qa_gate.adapters.protocols import ImageTextEncoder
 
 
 def _normalise(rows: torch.Tensor) -> np.ndarray:
@@ -64,10 +66,16 @@ class SuiteInputs:
             self._outputs[operation] = out
         return self._outputs[operation]
 
+    def _encoder(self) -> ImageTextEncoder:
+        if self.encoder is None:
+            raise AdapterError("these metrics embed images and texts, which needs a dual encoder; "
+                               "the checkpoint was not loaded as one")
+        return self.encoder
+
     def image_embeddings(self) -> np.ndarray:
         """``[n, d]`` normalised image embeddings, computed once; each batch is timed."""
         if self._images is None:
-            chunks = self.batched("image encoding", self.encoder.encode_images)
+            chunks = self.batched("image encoding", self._encoder().encode_images)
             self._images = np.concatenate([_normalise(c) for c in chunks])
         return self._images
 
@@ -76,7 +84,7 @@ class SuiteInputs:
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
             with inference(self.device, self.dtype):
-                rows = _normalise(_checked("text encoding", self.encoder.encode_texts(batch), len(batch))[0])
+                rows = _normalise(_checked("text encoding", self._encoder().encode_texts(batch), len(batch))[0])
             self._texts.update(zip(batch, rows))
         return np.stack([self._texts[t] for t in texts])
 

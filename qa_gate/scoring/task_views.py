@@ -16,12 +16,12 @@ so results from the two methods never compare.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from qa_gate.errors import AdapterError
+from qa_gate.metrics.tokenize import TokenizedCaptions
 from qa_gate.scoring.inputs import generated_texts
 
 if TYPE_CHECKING:
@@ -84,34 +84,37 @@ class VQAView:
         """The human answers of each sample."""
         return [list(s.answers or ()) for s in self._inputs.suite.samples]
 
-    def question_types(self) -> list[str]:
-        """Each sample's question type ('' when not given)."""
-        return [s.tags.get("question_type", "") for s in self._inputs.suite.samples]
 
-    def answer_types(self) -> list[str]:
-        """Each sample's answer type ('' when not given)."""
-        return [s.tags.get("answer_type", "") for s in self._inputs.suite.samples]
+class GeneratedTexts:
+    """The image-to-text model's text for each image, generated once per suite in timed batches.
 
+    Captioning and OCR read the same generation: a suite gated on both generates once.
+    """
 
-class OCRView:
-    """``OCRInputs``: the image-to-text model's transcription of each image against ``text``."""
+    needs: ClassVar[str] = "these metrics"
 
     def __init__(self, inputs: SuiteInputs) -> None:
         if inputs.captioner is None:
-            raise AdapterError("the OCR metrics need an image-to-text model; none was loaded")
-        self._inputs = inputs
+            raise AdapterError(f"{self.needs} need an image-to-text model; none was loaded")
+        self._inputs, self.captioner = inputs, inputs.captioner
         self.sample_ids = inputs.sample_ids
         self._predictions: list[str] | None = None
 
     def method(self) -> dict[str, Any]:
-        """The generation settings the transcriptions depend on."""
-        return {"generation": dict(self._inputs.captioner.settings)}
+        """The decoding settings the texts depend on."""
+        return {"generation": dict(self.captioner.settings)}
 
     def predictions(self) -> list[str]:
-        """One transcription per image, generated once."""
+        """One generated text per image, generated once per suite."""
         if self._predictions is None:
-            self._predictions = generated_texts(self._inputs, "generation", self._inputs.captioner.generate)
+            self._predictions = generated_texts(self._inputs, "generation", self.captioner.generate)
         return list(self._predictions)
+
+
+class OCRView(GeneratedTexts):
+    """``OCRInputs``: the image-to-text model's transcription of each image against ``text``."""
+
+    needs: ClassVar[str] = "the OCR metrics"
 
     def references(self) -> list[str]:
         """Each sample's reference transcription."""
@@ -179,6 +182,29 @@ class MultilabelView:
         return [", ".join(x for x, on in zip(self.labels, row) if on) for row in hits]
 
 
-def family_params(family: str, params: Mapping[str, Any]) -> str:
-    """The parameter that distinguishes one view of ``family`` from another (its prompt)."""
-    return str(params.get("prompt", "")) if family in ("vqa", "multilabel") else ""
+class CaptionView(GeneratedTexts):
+    """``CaptionInputs``: the captioner's caption of each image against the sample's references.
+
+    The references are ``sample.references`` followed by ``sample.caption`` when it holds
+    text (the golden caption is one more human reference). Captions are generated once per
+    suite, in batches; ``tokenized()`` PTB-tokenises them once for every captioning metric.
+    """
+
+    needs: ClassVar[str] = "the captioning metrics"
+
+    def __init__(self, inputs: SuiteInputs) -> None:
+        super().__init__(inputs)
+        self._tokenized: TokenizedCaptions | None = None
+
+    def references(self) -> list[list[str]]:
+        """``references`` plus the golden caption when present."""
+        return [[*s.references, *([s.caption] if s.caption and s.caption.strip() else [])]
+                for s in self._inputs.suite.samples]
+
+    def tokenized(self) -> TokenizedCaptions:
+        """The PTB-tokenised predictions and references (one Java call per suite)."""
+        if self._tokenized is None:
+            from qa_gate.metrics.tokenize import TokenizedCaptions
+
+            self._tokenized = TokenizedCaptions.of(self)
+        return self._tokenized

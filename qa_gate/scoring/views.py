@@ -8,19 +8,22 @@ every metric of the family.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa_gate.adapters.protocols import ANSWERER, CAPTIONER, CLASSIFIER, ENCODER
 from qa_gate.errors import AdapterError
+from qa_gate.metrics.retrieval import Ranks, rank_all
+from qa_gate.metrics.zeroshot import suite_ranks
 from qa_gate.scoring.device import autocast_label, device_label
-from qa_gate.scoring.inputs import generated_texts
-from qa_gate.scoring.task_views import MultilabelView, OCRView, VQAView, family_params
+from qa_gate.scoring.task_views import (
+    CaptionView,
+)
 
 if TYPE_CHECKING:
 
-    from qa_gate.metrics.tokenize import TokenizedCaptions
     from qa_gate.scoring.inputs import SuiteInputs
 
 
@@ -30,6 +33,13 @@ class RetrievalView:
     def __init__(self, inputs: SuiteInputs) -> None:
         self._inputs = inputs
         self.sample_ids = inputs.sample_ids
+        self._ranks: Ranks | None = None
+
+    def ranks(self) -> Ranks:
+        """Both directions' ranks, computed once for the suite's metrics."""
+        if self._ranks is None:
+            self._ranks = rank_all(self)
+        return self._ranks
 
     def image_embeddings(self) -> np.ndarray:
         """``[n, d]`` normalised image embeddings."""
@@ -49,6 +59,13 @@ class ZeroShotView:
         self._inputs, self._tag = inputs, label_tag
         self.sample_ids = inputs.sample_ids
         self.classes = tuple(sorted({s.tags[label_tag] for s in inputs.suite.samples}))
+        self._ranks: dict[tuple[str, ...], np.ndarray] = {}
+
+    def class_ranks(self, templates: tuple[str, ...]) -> np.ndarray:
+        """The true class's rank per sample for ``templates``, computed once per templates."""
+        if templates not in self._ranks:
+            self._ranks[templates] = suite_ranks(self, templates)
+        return self._ranks[templates]
 
     def image_embeddings(self) -> np.ndarray:
         """``[n, d]`` normalised image embeddings."""
@@ -64,6 +81,11 @@ class ZeroShotView:
         return np.array([index[s.tags[self._tag]] for s in self._inputs.suite.samples], dtype=np.int64)
 
 
+OPERATIONS = {ENCODER: "image encoding", CAPTIONER: "generation", ANSWERER: "answering",
+              CLASSIFIER: "classification"}
+"""The operation the efficiency metrics time, per capability of the checkpoint."""
+
+
 class EfficiencyView:
     """``EfficiencyInputs``: the timed batches and peak memory of the model's main operation on the suite.
 
@@ -71,30 +93,25 @@ class EfficiencyView:
     for an image-to-text model, answering for a VQA model, classification for a classifier.
     """
 
-    def __init__(self, inputs: SuiteInputs) -> None:
+    def __init__(self, inputs: SuiteInputs, capabilities: Sequence[str]) -> None:
         self._inputs = inputs
         self.sample_ids = inputs.sample_ids
-        if inputs.encoder is not None:
-            self.operation = "image encoding"
-        elif inputs.captioner is not None:
-            self.operation = "generation"
-        elif inputs.answerer is not None:
-            self.operation = "answering"
-        elif inputs.classifier is not None:
-            self.operation = "classification"
-        else:
+        loaded = next((c for c in capabilities if getattr(inputs, c) is not None), None)
+        if loaded is None:
             raise AdapterError("the efficiency metrics time the model's main operation; no model was loaded")
+        self.operation = OPERATIONS[loaded]
+        self._capability, self._model = loaded, getattr(inputs, loaded)
 
     def _run(self) -> None:
         inputs = self._inputs
-        if self.operation == "image encoding":
+        if self._capability == ENCODER:
             inputs.image_embeddings()
-        elif self.operation == "generation":
-            inputs.batched("generation", inputs.captioner.generate)
-        elif self.operation == "answering":
-            inputs.batched("answering", inputs.answerer.answer, [s.question or "" for s in inputs.suite.samples])
+        elif self._capability == CAPTIONER:
+            inputs.batched(self.operation, self._model.generate)
+        elif self._capability == ANSWERER:
+            inputs.batched(self.operation, self._model.answer, [s.question or "" for s in inputs.suite.samples])
         else:
-            inputs.batched("classification", inputs.classifier.label_scores)
+            inputs.batched(self.operation, self._model.label_scores)
 
     def batches(self) -> list[tuple[float, int]]:
         """``(seconds, batch_size)`` of every batch of the operation (running it if not done yet)."""
@@ -106,7 +123,7 @@ class EfficiencyView:
         self._run()
         return float(self._inputs.stopwatches[self.operation].peak_memory_mb or 0.0)
 
-    def measurement(self) -> dict[str, Any]:
+    def method(self) -> dict[str, Any]:
         """What the numbers depend on beyond the model: goes into the efficiency metrics' definitions.
 
         Image encoding, the first operation timed, is implied (so older definitions still match);
@@ -116,47 +133,9 @@ class EfficiencyView:
         out: dict[str, Any] = {"device": device_label(inputs.device), "batch_size": inputs.batch_size,
                                "autocast": autocast_label(inputs.dtype),
                                "memory": "cuda allocator peak" if inputs.device.type == "cuda" else "process peak rss"}
-        if self.operation != "image encoding":
-            runner = {"generation": inputs.captioner, "answering": inputs.answerer,
-                      "classification": inputs.classifier}[self.operation]
-            out.update(timed=f"{self.operation} per batch, wall clock", settings=dict(runner.settings))
+        if self._capability != ENCODER:
+            out.update(timed=f"{self.operation} per batch, wall clock", settings=dict(self._model.settings))
         return out
-
-
-class CaptionView:
-    """``CaptionInputs``: the captioner's caption of each image against the sample's references.
-
-    The references are ``sample.references`` followed by ``sample.caption`` when it holds
-    text (the golden caption is one more human reference). Captions are generated once per
-    suite, in batches; ``tokenized()`` PTB-tokenises them once for every captioning metric.
-    """
-
-    def __init__(self, inputs: SuiteInputs) -> None:
-        if inputs.captioner is None:
-            raise RuntimeError("captioning metrics need a captioner; none was loaded")
-        self._inputs, self.captioner = inputs, inputs.captioner
-        self.sample_ids = inputs.sample_ids
-        self._predictions: list[str] | None = None
-        self._tokenized: TokenizedCaptions | None = None
-
-    def predictions(self) -> list[str]:
-        """One generated caption per sample, generated once per suite (shared with OCR)."""
-        if self._predictions is None:
-            self._predictions = generated_texts(self._inputs, "generation", self.captioner.generate)
-        return list(self._predictions)
-
-    def references(self) -> list[list[str]]:
-        """``references`` plus the golden caption when present."""
-        return [[*s.references, *([s.caption] if s.caption and s.caption.strip() else [])]
-                for s in self._inputs.suite.samples]
-
-    def tokenized(self) -> TokenizedCaptions:
-        """The PTB-tokenised predictions and references (one Java call per suite)."""
-        if self._tokenized is None:
-            from qa_gate.metrics.tokenize import TokenizedCaptions
-
-            self._tokenized = TokenizedCaptions.of(self)
-        return self._tokenized
 
 
 class ScoredCaptionInputs:
@@ -168,6 +147,10 @@ class ScoredCaptionInputs:
             raise RuntimeError("caption: generated needs the scorer; none was loaded")
         self._scorer, self._captions = inputs.scorer_inputs, captions
         self.sample_ids = inputs.sample_ids
+
+    def method(self) -> dict[str, Any]:
+        """The decoding settings the scored captions depend on."""
+        return self._captions.method()
 
     def image_embeddings(self) -> np.ndarray:
         """``[n, d]`` normalised image embeddings from the scorer."""
@@ -182,32 +165,3 @@ class ScoredCaptionInputs:
         refs = self._captions.references()
         owner = np.array([i for i, group in enumerate(refs) for _ in group], dtype=np.int64)
         return self._scorer.encode_texts([prefix + r for group in refs for r in group]), owner
-
-
-def view_for(family: str, params: Mapping[str, object], inputs: SuiteInputs,
-          views: dict[tuple[str, str], object]) -> object:
-    """The inputs object a metric family reads."""
-    if family == "alignment":
-        return inputs
-    if family == "scored_caption":
-        # the captions the caption metrics score, generated once; not tokenised (no Java needed here)
-        captions = views.setdefault(("caption", ""), CaptionView(inputs))
-        return ScoredCaptionInputs(inputs, captions)  # type: ignore[arg-type]
-    key = (family, str(params.get("label_tag", "")) + family_params(family, params))
-    if key not in views:
-        if family == "vqa":
-            views[key] = VQAView(inputs, str(params["prompt"]))
-        elif family == "ocr":
-            views[key] = OCRView(inputs)
-        elif family == "multilabel":
-            views[key] = MultilabelView(inputs, str(params["prompt"]))
-        elif family == "caption":
-            views[key] = CaptionView(inputs)
-        elif family == "retrieval":
-            views[key] = RetrievalView(inputs)
-        elif family == "efficiency":
-            views[key] = EfficiencyView(inputs)
-        else:
-            views[key] = ZeroShotView(inputs, str(key[1]))
-    view = views[key]
-    return view.tokenized() if isinstance(view, CaptionView) else view

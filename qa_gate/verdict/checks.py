@@ -1,12 +1,12 @@
-"""TODO docstring."""
+"""What a verdict is made of: one check per (suite, slice, metric, rule), its status, the whole verdict."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from qa_gate.baseline.store import HistoryPoint
-from qa_gate.config.model import Rule
+from qa_gate.baseline.changes import HistoryPoint
+from qa_gate.config.model import GateConfig, Rule
 from qa_gate.results import RunResult
 from qa_gate.verdict.diffs import SampleDelta, SliceDelta
 from qa_gate.verdict.stats import DropEstimate
@@ -29,6 +29,28 @@ class Status(str, enum.Enum):
         """True for the statuses that fail the build."""
         return self in (Status.FAIL, Status.INCOMPARABLE)
 
+    @property
+    def skipped(self) -> bool:
+        """True when the metric could not be computed."""
+        return self is Status.SKIPPED
+
+
+def check_id(suite_label: str, slice: str | None, metric: str, kind: str) -> str:
+    """The one definition of a check's id (:attr:`Check.id`, the pytest item names)."""
+    where = f"{suite_label}[{slice}]" if slice else suite_label
+    return f"{where}::{metric}::{kind}"
+
+
+def planned_check_ids(config: GateConfig) -> tuple[str, ...]:
+    """The ids of the checks ``config`` asks for, in file order (suite metrics, then its slices), before any scoring."""
+    return tuple(
+        check_id(suite.label, slice_name, metric.name, rule.kind)
+        for suite in config.suites
+        for slice_name, metrics in ((None, suite.metrics), *((s.slice, s.metrics) for s in suite.slices))
+        for metric in metrics
+        for rule in metric.rules
+    )
+
 
 @dataclass(frozen=True)
 class Check:
@@ -50,8 +72,7 @@ class Check:
     @property
     def id(self) -> str:
         """The readable id: ``golden/shapes::clipscore::min``, ``golden/shapes[colour=red]::clipscore::min``."""
-        where = f"{self.suite_label}[{self.slice}]" if self.slice else self.suite_label
-        return f"{where}::{self.metric}::{self.rule.kind}"
+        return check_id(self.suite_label, self.slice, self.metric, self.rule.kind)
 
     @property
     def delta(self) -> float | None:

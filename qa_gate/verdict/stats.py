@@ -16,8 +16,9 @@ at confidence ``c`` is the ``1 - c`` empirical quantile of the resampled drops
 and the upper bound the ``c`` quantile (``method="inverted_cdf"``: an order
 statistic, no interpolation, so infinite drops stay exact). The percentile
 method needs no variance formula per metric and follows skewed ratio metrics;
-it runs slightly narrow (optimistic) on suites of a few tens of samples. Index draws come from ``np.random.default_rng(seed)`` in resample order,
-so a result depends on the inputs and the seed, not on the chunk size.
+it runs slightly narrow (optimistic) on suites of a few tens of samples. Index draws
+come from ``np.random.default_rng(seed)`` in resample order, so a result depends on the
+inputs and the seed, not on the chunk size.
 """
 
 from __future__ import annotations

@@ -8,8 +8,11 @@ Nothing here reaches the network.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import torch
 from PIL import Image
 
 TINY_CLIP_JSON = Path(__file__).resolve().parents[2] / "qa_gate" / "demo" / "tiny_clip.json"
+_module_names = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,8 @@ def transformers_files(tmp_path_factory: pytest.TempPathFactory) -> Transformers
     config = CLIPConfig(
         text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
                          num_attention_heads=2, max_position_embeddings=32, **special),
-        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
-                           num_hidden_layers=2, num_attention_heads=2),
+        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37,
+                       "num_hidden_layers": 2, "num_attention_heads": 2},
         projection_dim=16,
     )
     torch.manual_seed(0)
@@ -140,3 +144,20 @@ def transformers_files(tmp_path_factory: pytest.TempPathFactory) -> Transformers
     processor.save_pretrained(pickle_folder)
     torch.save(model.state_dict(), pickle_folder / "pytorch_model.bin")
     return TransformersFiles(folder, pickle_folder, model, processor)
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """Write a uniquely named module into tmp_path (put on sys.path) and return its name."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written: list[str] = []
+
+    def write(source: str) -> str:
+        name = f"qa_gate_user_adapter_{next(_module_names)}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)

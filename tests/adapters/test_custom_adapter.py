@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-import textwrap
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,23 +51,6 @@ not_callable = 42
 '''
 
 _names = itertools.count()
-
-
-@pytest.fixture
-def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
-    """Write a uniquely named module into tmp_path (put on sys.path) and return its name."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    written: list[str] = []
-
-    def write(source: str) -> str:
-        name = f"qa_gate_user_adapter_{next(_names)}"
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        written.append(name)
-        return name
-
-    yield write
-    for name in written:
-        sys.modules.pop(name, None)
 
 
 def _config(adapter: str, checkpoint: str = "my-model-v3") -> ModelConfig:

@@ -71,7 +71,8 @@ def test_a_blip_captioner_loads_and_captions_as_generate_does(tmp_path: Path) ->
         ModelConfig("transformers", str(folder), options={"max_new_tokens": MAX_NEW_TOKENS}), CPU)
     assert name == "transformers:BlipForConditionalGeneration"
     images = [Image.new("RGB", (40, 40), colour) for colour in ((250, 10, 10), (10, 10, 250), (240, 240, 240))]
-    model, processor = BlipForConditionalGeneration.from_pretrained(folder).eval(), BlipProcessor.from_pretrained(folder)
+    model = BlipForConditionalGeneration.from_pretrained(folder).eval()
+    processor = BlipProcessor.from_pretrained(folder)
     with torch.inference_mode():
         ids = model.generate(pixel_values=processor(images=images, return_tensors="pt")["pixel_values"],
                              do_sample=False, num_beams=1, max_new_tokens=MAX_NEW_TOKENS)
@@ -88,7 +89,7 @@ def test_a_captioner_missing_weights_is_refused(tmp_path: Path) -> None:
 
     folder = build_tiny_blip_captioner(tmp_path / "blip")
     weights = load_file(str(folder / "model.safetensors"))
-    save_file({k: v for k, v in weights.items() if not k.startswith("text_decoder.")}, str(folder / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file({k: v for k, v in weights.items() if not k.startswith("text_decoder.")},
+              str(folder / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(AdapterError, match=r"^model\.checkpoint: "):
         load_transformers_captioner(ModelConfig("transformers", str(folder)), CPU)

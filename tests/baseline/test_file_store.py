@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 from test_gate import make_run
 
+from qa_gate.baseline.changes import Changes
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.store import dumps
+from qa_gate.baseline.resolve import resolve_baseline
+from qa_gate.baseline.run_json import dumps
+from qa_gate.baseline.store import open_store
+from qa_gate.config.model import GateConfig, ModelConfig
 from qa_gate.errors import BaselineError
 
 
@@ -65,3 +69,21 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, text: str, expe
         FileBaselineStore(path).read()
     assert str(path) in str(err.value)
     assert expected in str(err.value)
+
+
+def test_a_file_store_sees_no_changes_and_keeps_no_history(tmp_path: Path) -> None:
+    store = FileBaselineStore(tmp_path / "baseline.json")
+    store.write(make_run({"clipscore": [0.5] * 4}))
+    assert store.changes([tmp_path / "golden" / "shapes"]) == Changes()
+    assert store.history() == [] and store.history(3) == []
+
+
+def test_open_store_outside_git_is_the_file_store_and_resolution_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "baselines" / "baseline.json"
+    FileBaselineStore(path).write(make_run({"clipscore": [0.5] * 4}))
+    config = GateConfig(tmp_path / "thresholds.yaml", 1, ModelConfig("open_clip", "x"), (), path, None)
+    store = open_store(config)
+    assert isinstance(store, FileBaselineStore) and store.describe() == str(path)
+    context = resolve_baseline(config, [tmp_path / "golden" / "shapes"])
+    assert context.source == str(path) and context.changes == () and context.history == ()
+    assert context.baseline is not None and context.baseline.suites[0].metrics["clipscore"].value == 0.5

@@ -11,10 +11,15 @@ import git
 import pytest
 from test_gate import make_run
 
+from qa_gate.baseline.changes import BaselineChange, GoldenChange
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.git import BaselineChange, GitBaselineStore, GoldenChange
-from qa_gate.baseline.store import dumps
+from qa_gate.baseline.git import GitBaselineStore
+from qa_gate.baseline.resolve import resolve_baseline
+from qa_gate.baseline.run_json import dumps
+from qa_gate.baseline.store import open_store
+from qa_gate.config.model import GateConfig, ModelConfig
 from qa_gate.errors import BaselineError
+from qa_gate.gitrepo import GitFailed, commit_of, run
 from qa_gate.golden.suite import load_suite, write_hashes
 
 BASELINE = "baselines/baseline.json"
@@ -154,7 +159,8 @@ def test_target_resolution_order(tmp_path: Path) -> None:
 
     with pytest.raises(BaselineError, match=r"'release' is not a commit .*did you mean 'origin/release'"):
         target("work", "release")
-    with pytest.raises(BaselineError, match=r"GITHUB_BASE_REF='nope': neither 'origin/nope' nor 'nope' .*fetch-depth: 0"):
+    with pytest.raises(BaselineError,
+                       match=r"GITHUB_BASE_REF='nope': neither 'origin/nope' nor 'nope' .*fetch-depth: 0"):
         target("work", GITHUB_BASE_REF="nope")
 
     trunk = init_repo(tmp_path / "trunk", branch="trunk")
@@ -319,3 +325,45 @@ def test_importing_the_store_imports_neither_git_nor_torch() -> None:
     code = "import sys, qa_gate.baseline.git; print('git' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _config(path: Path, **kwargs: object) -> GateConfig:
+    return GateConfig(path.parent / "thresholds.yaml", 1, ModelConfig("open_clip", "x"), (), path, None, **kwargs)
+
+
+def test_open_store_picks_git_in_a_work_tree_unless_the_path_was_given(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    path = tmp_path / "repo" / BASELINE
+    assert isinstance(open_store(_config(path)), FileBaselineStore)  # no commit yet: no target branch
+    commit(repo, "baseline", {BASELINE: baseline(0.9)})
+    assert isinstance(open_store(_config(path)), GitBaselineStore)
+    assert isinstance(open_store(_config(path, baseline_explicit=True)), FileBaselineStore)
+
+
+def test_resolution_judges_against_the_merge_base_unless_the_change_is_accepted(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "baseline 0.9", {BASELINE: baseline(0.9)})
+    repo.git.checkout("-b", "feature")
+    commit(repo, "lower the bar", {BASELINE: baseline(0.7)})
+    path = tmp_path / "repo" / BASELINE
+
+    judged = resolve_baseline(_config(path), [])
+    assert value(judged.baseline) == pytest.approx(0.9)
+    assert judged.source.startswith(f"{BASELINE} at merge-base ")
+    assert "0.9000 → 0.7000" in judged.changes[0] and "--mm-accept-baseline-change to accept" in judged.changes[1]
+    assert [value(p.run) for p in judged.history] == pytest.approx([0.9])
+
+    accepted = resolve_baseline(_config(path, accept_baseline_change=True), [])
+    assert value(accepted.baseline) == pytest.approx(0.7)
+    assert "is accepted" in accepted.changes[1]
+
+
+def test_a_failing_git_command_is_one_line_naming_it(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    commit(repo, "start", {"README.md": "hello\n"})
+    with pytest.raises(GitFailed) as info:
+        run(repo, "cat-file", "-p", "no-such-object")
+    assert str(info.value).startswith("git cat-file failed: fatal: ") and "\n" not in str(info.value)
+    assert info.value.status == 128
+    assert commit_of(repo, "no-such-branch") is None and commit_of(repo, "--all") is None
+    assert commit_of(repo, "main") == repo.head.commit.hexsha

@@ -40,7 +40,8 @@ def test_training_path_runs_and_saves_loadable_checkpoints(tmp_path: Path) -> No
         assert "model_cfg" in config and "preprocess_cfg" in config
         model, _, _ = load_checkpoint(folder)
         assert sum(p.numel() for p in model.parameters()) > 0
-    assert (good / "open_clip_model.safetensors").read_bytes() != (regressed / "open_clip_model.safetensors").read_bytes()
+    assert (good / "open_clip_model.safetensors").read_bytes() \
+        != (regressed / "open_clip_model.safetensors").read_bytes()
 
 
 def _gate(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -59,7 +60,8 @@ def test_good_checkpoint_passes_the_shipped_gate(pytester: pytest.Pytester) -> N
 def test_regressed_checkpoint_fails_and_the_report_names_the_slice(pytester: pytest.Pytester) -> None:
     result = _gate(pytester, f"--mm-checkpoint={REGRESSED}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    failed = {line.removeprefix("FAILED ").split(" - ")[0] for line in result.stdout.lines if line.startswith("FAILED ")}
+    failed = {line.removeprefix("FAILED ").split(" - ")[0]
+              for line in result.stdout.lines if line.startswith("FAILED ")}
     assert {"golden/shapes::clipscore::max_drop", "golden/shapes::clipscore::min",
             "golden/shapes[colour=red]::clipscore::max_drop",
             "golden/shapes::zeroshot_mean_per_class_recall::min",

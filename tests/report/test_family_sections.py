@@ -9,8 +9,9 @@ from types import MappingProxyType
 
 import numpy as np
 import pytest
-from report_cases import judge, table_rows, unescape
 from sklearn.metrics import f1_score
+from support.markdown import table_rows, unescape
+from support.runs import judge
 
 from qa_gate.config.model import (
     GateConfig,

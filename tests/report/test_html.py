@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from report_cases import HOSTILE, RED_SLICE, history, judge
+from support.runs import HOSTILE, RED_SLICE, history, judge
 
 from qa_gate.report import render_html, write_html
 from qa_gate.report.html import THUMBNAIL_SIZE, thumbnail_uri

@@ -6,16 +6,8 @@ import dataclasses
 import re
 
 import pytest
-from report_cases import (
-    BASE,
-    HOSTILE,
-    RED_SLICE,
-    history,
-    judge,
-    make_run,
-    table_rows,
-    unescape,
-)
+from support.markdown import table_rows, unescape
+from support.runs import BASE, HOSTILE, RED_SLICE, history, judge, one_metric_run
 
 from qa_gate.config.model import Rule
 from qa_gate.report import render_markdown
@@ -249,7 +241,7 @@ def test_trend_is_a_mermaid_xychart(regressed: Verdict) -> None:
 
 def test_trend_skips_points_without_the_metric_and_keeps_the_last_ten(regressed: Verdict) -> None:
     points = list(history([0.60 + i / 100 for i in range(15)]))
-    points[14] = dataclasses.replace(points[14], run=make_run(BASE, metric="other"))
+    points[14] = dataclasses.replace(points[14], run=one_metric_run(BASE, metric="other"))
     md = render_markdown(dataclasses.replace(regressed, history=tuple(points)))
     labels, _, values = parse_chart(mermaid_blocks(md)[0])
     assert len(labels) == len(values) == MAX_POINTS

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from qa_gate.adapters.hf.config import architecture_class, load_complete, read_config
 from qa_gate.adapters.hf.dual_encoder import refuse_pickle_only
 from qa_gate.config.model import ModelConfig
-from qa_gate.errors import AdapterError
+from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def load_transformers_captioner(model: ModelConfig, device: torch.device) -> tup
         image_processor = transformers.AutoImageProcessor.from_pretrained(model.checkpoint)
         tokenizer = transformers.AutoTokenizer.from_pretrained(model.checkpoint)
     except (OSError, ValueError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise AdapterError(f"model.checkpoint: no image processor or tokenizer in '{model.checkpoint}': "
                            f"{first}") from None
     net.to(device).eval()

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.adapters.hf.config import load_complete
 from qa_gate.config.model import ModelConfig
-from qa_gate.errors import AdapterError
+from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class TransformersEncoder:
 
 
 def refuse_pickle_only(checkpoint: str) -> None:
+    """Refuse a checkpoint folder that holds only pickle weights (``*.bin``, no ``*.safetensors``)."""
     folder = Path(checkpoint)
     if folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin")):
         raise AdapterError(
@@ -61,14 +63,12 @@ def load_transformers(model: ModelConfig, device: torch.device) -> tuple[Transfo
     if not model.allow_pickle:
         refuse_pickle_only(model.checkpoint)
     kwargs: dict[str, Any] = {} if model.allow_pickle else {"use_safetensors": True}
-    from qa_gate.adapters.hf.config import load_complete
-
     net = load_complete(transformers.AutoModel, model.checkpoint, **kwargs)  # missing weights would be random
     try:
         processor = transformers.AutoProcessor.from_pretrained(model.checkpoint)
-    except (OSError, ValueError, EnvironmentError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AdapterError(f"model.checkpoint: transformers could not load '{model.checkpoint}': {first}") from None
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"model.checkpoint: transformers could not load '{model.checkpoint}': "
+                           f"{first_line(exc)}") from None
     for needed in ("get_image_features", "get_text_features"):
         if not hasattr(net, needed):
             raise AdapterError(

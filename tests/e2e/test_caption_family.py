@@ -1,8 +1,9 @@
 """The captioning family end to end: a tiny image-to-text model generates, pycocoevalcap scores.
 
-The checkpoint is a randomly initialised ``VisionEncoderDecoderModel`` (ViT encoder, GPT-2
-decoder) with a WordLevel tokenizer, built from configs and saved offline; the special
-tokens' embedding rows are zeroed (tied to the output layer) so greedy decoding emits words.
+The checkpoint (``captioner_dir``, built by ``support.tiny_models.build_tiny_vit_gpt2_captioner``)
+is a randomly initialised ``VisionEncoderDecoderModel`` (ViT encoder, GPT-2 decoder) with a
+WordLevel tokenizer, built from configs and saved offline; the special tokens' embedding rows
+are zeroed (tied to the output layer) so greedy decoding emits words.
 """
 
 from __future__ import annotations
@@ -12,80 +13,34 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gate_project import write_tiny_suite
+from support.project import write_thresholds, write_tiny_suite
+from support.tiny_models import CAPTIONER_WORDS as WORDS
 
 pytest.importorskip("pycocoevalcap")
 JAVA = shutil.which("java") is not None
 pytestmark = pytest.mark.skipif(not JAVA, reason="the PTB tokenizer of the captioning metrics needs Java")
 
-WORDS = "a an the square that is red green blue colour of photo small big on white black shape".split()
 MAX_NEW_TOKENS = 7
-THRESHOLDS = """\
-version: 1
-model:
-  adapter: transformers
-  checkpoint: ckpt
-  batch_size: 4
-  options: {{max_new_tokens: {tokens}}}
-baseline:
-  path: baselines/baseline.json
-suites:
-  tiny:
-    path: golden/tiny
-    metrics:
-      bleu4: {{min: 0.0}}
-      cider: {{min: 0.0}}
-      rouge_l: {{min: 0.0}}
-"""
-METEOR = "      meteor: {min: 0.0}\n"
+BASELINE = {"path": "baselines/baseline.json"}
 
 
-@pytest.fixture(scope="module")
-def captioner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny ViT + GPT-2 ``VisionEncoderDecoderModel``, ``ViTImageProcessor`` and tokenizer folder."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        GPT2Config,
-        PreTrainedTokenizerFast,
-        VisionEncoderDecoderConfig,
-        VisionEncoderDecoderModel,
-        ViTConfig,
-        ViTImageProcessor,
-    )
-
-    vocab = {t: i for i, t in enumerate(["[PAD]", "[BOS]", "[EOS]", "[UNK]", *WORDS])}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="[BOS]", eos_token="[EOS]",
-                                        pad_token="[PAD]", unk_token="[UNK]")
-    special = {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
-    encoder = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=37)
-    decoder = GPT2Config(vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=1, n_head=2,
-                         is_decoder=True, add_cross_attention=True, **special)
-    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
-    config.decoder_start_token_id, config.pad_token_id, config.eos_token_id = 1, 0, 2
-    torch.manual_seed(0)
-    model = VisionEncoderDecoderModel(config=config).eval()
-    for key, value in (("decoder_start_token_id", 1), ("pad_token_id", 0), ("eos_token_id", 2)):
-        setattr(model.generation_config, key, value)
-    with torch.no_grad():  # tied to the output layer: words, not special tokens, win greedily
-        model.decoder.transformer.wte.weight[:4] = 0.0
-        model.decoder.transformer.wte.weight[4:] *= 5.0
-    folder = tmp_path_factory.mktemp("captioner") / "ckpt"
-    model.save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def _model(adapter: str = "transformers", tokens: int = MAX_NEW_TOKENS) -> dict:
+    """The ``model`` section: the tiny captioner copied to ``ckpt``, greedy with ``tokens`` new tokens."""
+    return {"adapter": adapter, "checkpoint": "ckpt", "batch_size": 4, "options": {"max_new_tokens": tokens}}
 
 
-def _project(root: Path, checkpoint: Path, meteor: bool = False) -> Path:
+def _tiny(metrics: dict, path: str = "golden/tiny") -> dict:
+    """The ``suites`` section: suite ``tiny`` at ``path`` gated on ``metrics``."""
+    return {"tiny": {"path": path, "metrics": metrics}}
+
+
+def _project(root: Path, checkpoint: Path, meteor: bool = False, adapter: str = "transformers") -> Path:
     shutil.copytree(checkpoint, root / "ckpt")
     write_tiny_suite(root / "golden" / "tiny")
-    text = THRESHOLDS.format(tokens=MAX_NEW_TOKENS) + (METEOR if meteor else "")
-    (root / "thresholds.yaml").write_text(text)
-    return root / "thresholds.yaml"
+    metrics = {"bleu4": {"min": 0.0}, "cider": {"min": 0.0}, "rouge_l": {"min": 0.0}}
+    if meteor:
+        metrics["meteor"] = {"min": 0.0}
+    return write_thresholds(root, model=_model(adapter), suites=_tiny(metrics), baseline=BASELINE)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +122,7 @@ def test_definition_records_decoding_and_runs_repeat(scored) -> None:
 
 
 def test_the_generated_caption_survives_the_baseline_json(scored) -> None:
-    from qa_gate.baseline.store import run_from_json, run_to_json
+    from qa_gate.baseline.run_json import run_from_json, run_to_json
 
     _, run, _ = scored
     back = run_from_json(json.loads(json.dumps(run_to_json(run))), "test")
@@ -185,8 +140,7 @@ def test_caption_metrics_on_a_dual_encoder_adapter_are_refused(tmp_path: Path, c
     from qa_gate.errors import AdapterError
     from qa_gate.pipeline import prepare, score
 
-    thresholds = _project(tmp_path, captioner_dir)
-    thresholds.write_text(thresholds.read_text().replace("adapter: transformers", "adapter: open_clip"))
+    thresholds = _project(tmp_path, captioner_dir, adapter="open_clip")
     with pytest.raises(AdapterError, match="cannot serve bleu4, cider, rouge_l: bleu4, cider, rouge_l need an "
                                            "image-to-text model"):
         score(prepare(thresholds))
@@ -200,39 +154,13 @@ def test_a_sample_row_shows_caption_and_output() -> None:
     assert shown_text(SampleInfo("a", "a red square")) == "a red square"
 
 
-SCORED = """\
-version: 1
-model:
-  adapter: transformers
-  checkpoint: ckpt
-  batch_size: 4
-  options: {{max_new_tokens: {tokens}}}
-scorer:
-  adapter: open_clip
-  checkpoint: {scorer}
-suites:
-  tiny:
-    path: golden/tiny
-    metrics:
-      clipscore: {{caption: generated, min: 0.0}}
-      refclipscore: {{caption: generated, min: 0.0}}
-      cosine: {{caption: generated, min: -1.0}}
-      bleu1: {{min: 0.0}}
-"""
-GOLDEN = """\
-version: 1
-model:
-  adapter: open_clip
-  checkpoint: {scorer}
-  batch_size: 4
-suites:
-  tiny:
-    path: golden/written
-    metrics:
-      clipscore: {{min: 0.0}}
-      refclipscore: {{min: 0.0}}
-      cosine: {{min: -1.0}}
-"""
+GENERATED = {"clipscore": {"caption": "generated", "min": 0.0}, "refclipscore": {"caption": "generated", "min": 0.0},
+             "cosine": {"caption": "generated", "min": -1.0}, "bleu1": {"min": 0.0}}
+
+
+def _scored(root: Path, scorer: dict | None, tokens: int = MAX_NEW_TOKENS) -> Path:
+    """``root/thresholds.yaml`` gating the captions the model writes, scored by ``scorer`` (``None``: no section)."""
+    return write_thresholds(root, model=_model(tokens=tokens), suites=_tiny(GENERATED), scorer=scorer)
 
 
 def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
@@ -246,7 +174,7 @@ def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
     from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
-    thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer=tiny_open_clip))
+    _scored(tmp_path, {"adapter": "open_clip", "checkpoint": tiny_open_clip})
     run = score(prepare(thresholds))
     generated = {s.id: s.output for s in run.suite("tiny").samples}
 
@@ -258,8 +186,11 @@ def test_generated_captions_scored_by_a_fixed_clip_equal_scoring_them_as_golden(
         sample["caption"] = generated[sample["id"]]
     (written / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     write_hashes(written)
-    (tmp_path / "golden.yaml").write_text(GOLDEN.format(scorer=tiny_open_clip))
-    golden = score(prepare(tmp_path / "golden.yaml"))
+    golden_thresholds = write_thresholds(
+        tmp_path, model={"adapter": "open_clip", "checkpoint": tiny_open_clip, "batch_size": 4},
+        suites=_tiny({"clipscore": {"min": 0.0}, "refclipscore": {"min": 0.0}, "cosine": {"min": -1.0}},
+                     "golden/written"), name="golden.yaml")
+    golden = score(prepare(golden_thresholds))
 
     for name in ("clipscore", "refclipscore", "cosine"):
         ours, theirs = run.suite("tiny").metrics[name], golden.suite("tiny").metrics[name]
@@ -274,9 +205,8 @@ def test_generated_captions_without_a_scorer_are_refused(tmp_path: Path, caption
     from qa_gate.config.load import load_config
     from qa_gate.errors import ConfigError
 
-    thresholds = _project(tmp_path, captioner_dir)
-    text = SCORED.format(tokens=MAX_NEW_TOKENS, scorer="x")
-    thresholds.write_text(text.replace("scorer:\n  adapter: open_clip\n  checkpoint: x\n", ""))
+    _project(tmp_path, captioner_dir)
+    thresholds = _scored(tmp_path, None)
     with pytest.raises(ConfigError, match=r"suites\.tiny\.metrics\.clipscore\.caption: 'generated' scores the "
                                           r"captions the model writes with a fixed dual encoder, but the file has no "
                                           r"'scorer' section"):
@@ -306,17 +236,16 @@ def test_references_are_ptb_tokenised_like_pycocoevalcap(tmp_path: Path, caption
 
 
 @pytest.mark.parametrize(("section", "expected"), [
-    ("scorer: {adapter: open_clip, checkpoint: x, device: cuda}",
+    ({"adapter": "open_clip", "checkpoint": "x", "device": "cuda"},
      "scorer.device: the scorer runs with the model's device; set it in the 'model' section"),
-    ("scorer: {adapter: open_clip, checkpont: x}", "scorer.checkpont: unknown key 'checkpont' (did you mean 'checkpoint'?)"),
+    ({"adapter": "open_clip", "checkpont": "x"},
+     "scorer.checkpont: unknown key 'checkpont' (did you mean 'checkpoint'?)"),
 ])
-def test_a_bad_scorer_section_names_its_key(tmp_path: Path, section: str, expected: str) -> None:
+def test_a_bad_scorer_section_names_its_key(tmp_path: Path, section: dict, expected: str) -> None:
     from qa_gate.config.load import load_config
     from qa_gate.errors import ConfigError
 
-    path = tmp_path / "thresholds.yaml"
-    path.write_text(SCORED.format(tokens=3, scorer="x").replace("scorer:\n  adapter: open_clip\n  checkpoint: x\n",
-                                                               section + "\n"))
+    path = _scored(tmp_path, section, tokens=3)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert expected in str(info.value)
@@ -328,10 +257,9 @@ def test_a_scorer_that_is_not_a_dual_encoder_is_refused(tmp_path: Path, captione
     from qa_gate.pipeline import prepare, score
 
     thresholds = _project(tmp_path, captioner_dir)
-    thresholds.write_text(SCORED.format(tokens=MAX_NEW_TOKENS, scorer="ckpt").replace(
-        "scorer:\n  adapter: open_clip", "scorer:\n  adapter: transformers"))
-    with pytest.raises(AdapterError, match=r"^scorer\.checkpoint: '[^']*ckpt' is an image-to-text \(generative\) model; "
-                                           r"a scorer must be an image-text dual encoder"):
+    _scored(tmp_path, {"adapter": "transformers", "checkpoint": "ckpt"})
+    with pytest.raises(AdapterError, match=r"^scorer\.checkpoint: '[^']*ckpt' is an image-to-text \(generative\) "
+                                           r"model; a scorer must be an image-text dual encoder"):
         score(prepare(thresholds))
 
 
@@ -339,8 +267,8 @@ def test_scorer_ids_keep_whole_names_for_checkpoints_off_disk() -> None:
     from qa_gate.adapters.load import scorer_id
     from qa_gate.results import CheckpointInfo
 
-    one = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-base-patch32", "unhashed:openai/clip-vit-base-patch32",
-                                   "transformers:CLIPModel"))
+    one = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-base-patch32",
+                                   "unhashed:openai/clip-vit-base-patch32", "transformers:CLIPModel"))
     two = scorer_id(CheckpointInfo("transformers", "openai/clip-vit-large-patch14",
                                    "unhashed:openai/clip-vit-large-patch14", "transformers:CLIPModel"))
     assert one != two and one.endswith("unhashed:openai/clip-vit-base-patch32")

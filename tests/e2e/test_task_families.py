@@ -15,31 +15,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support.project import write_thresholds
 
 from qa_gate.errors import AdapterError, ConfigError, GoldenError
 from qa_gate.golden.suite import load_suite, open_image, write_hashes
 from qa_gate.metrics.vqa import vqa_accuracy
 from qa_gate.pipeline import prepare, score
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOOD = REPO / "qa_gate" / "demo" / "checkpoints" / "good"
-MODEL = f"""\
-version: 1
-model:
-  adapter: open_clip
-  checkpoint: {GOOD}
-  device: cpu
-  batch_size: 32
-baseline:
-  path: baseline.json
-suites:
-"""
+MODEL = {"adapter": "open_clip", "checkpoint": GOOD, "device": "cpu", "batch_size": 32}
 
 
-def _thresholds(folder: Path, suites: str) -> Path:
-    path = folder / "thresholds.yaml"
-    path.write_text(MODEL + suites, encoding="utf-8")
-    return path
+def _thresholds(folder: Path, suites: dict) -> Path:
+    """``folder/thresholds.yaml`` gating the demo's good checkpoint on ``suites``."""
+    return write_thresholds(folder, model=MODEL, suites=suites, baseline={"path": "baseline.json"})
+
+
+def _suite(name: str, metrics: dict, path: Path | str | None = None) -> dict:
+    """The ``suites`` section of one suite gated on ``metrics`` (at ``path``, else ``golden/<name>``)."""
+    return {name: {"metrics": metrics} if path is None else {"path": path, "metrics": metrics}}
 
 
 def _copy_suite(name: str, folder: Path, edit: object = None) -> Path:
@@ -74,12 +69,8 @@ def _embed(clip: tuple[object, object, object], suite_path: Path, texts: list[st
 
 def test_answer_ranking_equals_brute_force(tmp_path: Path, clip: tuple[object, object, object]) -> None:
     prompt = "a photo of a {answer}"
-    path = _thresholds(tmp_path, f"""\
-  vqa:
-    path: {REPO / 'golden' / 'vqa'}
-    metrics:
-      vqa_accuracy: {{prompt: "{prompt}", min: 0.0}}
-""")
+    path = _thresholds(tmp_path, _suite("vqa", {"vqa_accuracy": {"prompt": prompt, "min": 0.0}},
+                                        REPO / "golden" / "vqa"))
     run = score(prepare(path))
     result = run.suites[0]
     suite = load_suite(REPO / "golden" / "vqa")
@@ -114,7 +105,7 @@ def test_without_choices_every_human_answer_of_the_suite_is_a_candidate(tmp_path
             sample.pop("choices")
 
     suite_path = _copy_suite("vqa", tmp_path, drop_choices)
-    path = _thresholds(tmp_path, "  vqa:\n    path: golden/vqa\n    metrics:\n      vqa_accuracy: {min: 0.0}\n")
+    path = _thresholds(tmp_path, _suite("vqa", {"vqa_accuracy": {"min": 0.0}}, "golden/vqa"))
     result = score(prepare(path)).suites[0]
     suite = load_suite(suite_path)
     vocabulary = sorted({a for s in suite.samples for a in s.answers})
@@ -127,9 +118,9 @@ def test_prompt_scoring_f1_equals_sklearn(tmp_path: Path, clip: tuple[object, ob
     from sklearn.metrics import f1_score
 
     prompt, threshold = "a photo of a {label}", 0.3
-    metrics = "".join(f"      f1_{a}: {{prompt: \"{prompt}\", threshold: {threshold}, min: 0.0}}\n"
-                      for a in ("micro", "macro", "samples", "weighted"))
-    path = _thresholds(tmp_path, f"  multilabel:\n    path: {REPO / 'golden' / 'multilabel'}\n    metrics:\n{metrics}")
+    metrics = {f"f1_{a}": {"prompt": prompt, "threshold": threshold, "min": 0.0}
+               for a in ("micro", "macro", "samples", "weighted")}
+    path = _thresholds(tmp_path, _suite("multilabel", metrics, REPO / "golden" / "multilabel"))
     result = score(prepare(path)).suites[0]
     suite = load_suite(REPO / "golden" / "multilabel")
     images, texts = _embed(clip, REPO / "golden" / "multilabel", [prompt.format(label=x) for x in suite.labels])
@@ -145,12 +136,8 @@ def test_prompt_scoring_f1_equals_sklearn(tmp_path: Path, clip: tuple[object, ob
 
 def test_a_different_prompt_is_a_different_definition(tmp_path: Path) -> None:
     def run_with(prompt: str) -> str:
-        path = _thresholds(tmp_path, f"""\
-  multilabel:
-    path: {REPO / 'golden' / 'multilabel'}
-    metrics:
-      f1_micro: {{prompt: "{prompt}", min: 0.0}}
-""")
+        path = _thresholds(tmp_path, _suite("multilabel", {"f1_micro": {"prompt": prompt, "min": 0.0}},
+                                            REPO / "golden" / "multilabel"))
         return score(prepare(path)).suites[0].metrics["f1_micro"].fingerprint
 
     assert run_with("a photo of a {label}") != run_with("a {label}")
@@ -164,7 +151,12 @@ def _vqa_with(tmp_path: Path, index: int, **fields: object) -> Path:
         data["samples"][index].update(fields)
 
     _copy_suite("vqa", tmp_path, edit)
-    return _thresholds(tmp_path, "  vqa:\n    path: golden/vqa\n    metrics:\n      vqa_accuracy: {min: 0.5}\n")
+    return _vqa_thresholds(tmp_path)
+
+
+def _vqa_thresholds(folder: Path, **params: object) -> Path:
+    """The copied vqa suite gated on ``vqa_accuracy`` with ``params`` and a 0.5 floor."""
+    return _thresholds(folder, _suite("vqa", {"vqa_accuracy": {**params, "min": 0.5}}, "golden/vqa"))
 
 
 def test_wrong_number_of_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,7 +185,7 @@ def test_empty_ocr_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     _copy_suite("words", tmp_path, edit)
     sample = load_suite(tmp_path / "golden" / "words").samples[2].id
-    path = _thresholds(tmp_path, "  words:\n    metrics:\n      cer: {max: 0.5}\n")
+    path = _thresholds(tmp_path, _suite("words", {"cer": {"max": 0.5}}))
     with pytest.raises(GoldenError) as info:
         prepare(path)
     assert str(info.value) == (f"golden/words: sample '{sample}': has an empty text (the reference transcription "
@@ -203,47 +195,42 @@ def test_empty_ocr_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def test_multilabel_metric_on_a_suite_without_a_label_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     _copy_suite("retrieval", tmp_path)
-    path = _thresholds(tmp_path, "  retrieval:\n    metrics:\n      f1_macro: {min: 0.5}\n")
+    path = _thresholds(tmp_path, _suite("retrieval", {"f1_macro": {"min": 0.5}}))
     with pytest.raises(GoldenError, match=r"^golden/retrieval: the manifest declares no label set \(top-level "
                                           r"'labels'\), which metric 'f1_macro' \(suites.retrieval.metrics\) needs"):
         prepare(path)
 
 
 @pytest.mark.parametrize(("entry", "expected"), [
-    ("vqa_accuracy: {prompt: 'a photo'}",
+    ({"vqa_accuracy": {"prompt": "a photo"}},
      "suites.vqa.metrics.vqa_accuracy.prompt: expected a template with {answer} (it may use {answer} and "
      "{question}), got 'a photo'"),
-    ("vqa_accuracy: {prompt: 'a {colour} {answer}'}", "expected a template with {answer}"),
-    ("vqa_accuracy: {normalisation: strict}",
+    ({"vqa_accuracy": {"prompt": "a {colour} {answer}"}}, "expected a template with {answer}"),
+    ({"vqa_accuracy": {"normalisation": "strict"}},
      "suites.vqa.metrics.vqa_accuracy.normalisation: expected official or symmetric, got 'strict'"),
-    ("f1_micro: {zero_division: 0.5}", "suites.vqa.metrics.f1_micro.zero_division: expected 0.0 or 1.0, got 0.5"),
-    ("f1_micro: {prompt: 'a photo of a {}'}", "suites.vqa.metrics.f1_micro.prompt: expected a template with {label}"),
-    ("f1_micro: {prompt: 'a photo of a {label!x}'}",
+    ({"f1_micro": {"zero_division": 0.5}}, "suites.vqa.metrics.f1_micro.zero_division: expected 0.0 or 1.0, got 0.5"),
+    ({"f1_micro": {"prompt": "a photo of a {}"}},
+     "suites.vqa.metrics.f1_micro.prompt: expected a template with {label}"),
+    ({"f1_micro": {"prompt": "a photo of a {label!x}"}},
      "suites.vqa.metrics.f1_micro.prompt: 'a photo of a {label!x}' cannot be filled in with text (Unknown "
      "conversion specifier x); expected {label} written plainly, or with a conversion (!s, !r, !a) or a format "
      "spec for text such as {label:>12}"),
-    ("f1_micro: {prompt: 'a photo of a {label:d}'}",
+    ({"f1_micro": {"prompt": "a photo of a {label:d}"}},
      "'a photo of a {label:d}' cannot be filled in with text (Unknown format code 'd' for object of type 'str')"),
-    ("vqa_accuracy: {prompt: 'a {answer:>{w}}'}",
+    ({"vqa_accuracy": {"prompt": "a {answer:>{w}}"}},
      "suites.vqa.metrics.vqa_accuracy.prompt: 'a {answer:>{w}}' cannot be filled in with text (a format spec "
      "uses the unknown field {w}); expected {answer} and {question} written plainly"),
-    ("vqa_accuracy: {prompt: '{question} {answer:{}}'}", "(a format spec uses a positional field {})"),
+    ({"vqa_accuracy": {"prompt": "{question} {answer:{}}"}}, "(a format spec uses a positional field {})"),
 ])
-def test_bad_task_parameters(tmp_path: Path, entry: str, expected: str) -> None:
-    path = _thresholds(tmp_path, f"  vqa:\n    path: {REPO / 'golden' / 'vqa'}\n    metrics:\n      {entry}\n")
+def test_bad_task_parameters(tmp_path: Path, entry: dict, expected: str) -> None:
+    path = _thresholds(tmp_path, _suite("vqa", entry, REPO / "golden" / "vqa"))
     with pytest.raises(ConfigError) as info:
         prepare(path)
     assert expected in str(info.value)
 
 
 def test_a_dual_encoder_cannot_serve_ocr(tmp_path: Path) -> None:
-    path = _thresholds(tmp_path, f"""\
-  words:
-    path: {REPO / 'golden' / 'words'}
-    metrics:
-      cer: {{max: 0.5}}
-      wer: {{max: 0.5}}
-""")
+    path = _thresholds(tmp_path, _suite("words", {"cer": {"max": 0.5}, "wer": {"max": 0.5}}, REPO / "golden" / "words"))
     with pytest.raises(AdapterError) as info:
         score(prepare(path))
     assert str(info.value) == (
@@ -253,8 +240,8 @@ def test_a_dual_encoder_cannot_serve_ocr(tmp_path: Path) -> None:
 
 
 def test_cli_refuses_a_prompt_that_cannot_be_filled_in(tmp_path: Path) -> None:
-    path = _thresholds(tmp_path, f"  vqa:\n    path: {REPO / 'golden' / 'vqa'}\n    metrics:\n"
-                                 "      vqa_accuracy: {prompt: 'a {answer!x}', min: 0.0}\n")
+    path = _thresholds(tmp_path, _suite("vqa", {"vqa_accuracy": {"prompt": "a {answer!x}", "min": 0.0}},
+                                        REPO / "golden" / "vqa"))
     done = subprocess.run([sys.executable, "-m", "qa_gate.cli", "run", "--thresholds", str(path)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 4, done.stderr
@@ -282,9 +269,7 @@ def test_choices_are_matched_with_the_configured_normalisation(tmp_path: Path,
     path = _vqa_with(tmp_path, 0, answers=answers, choices=["2", "Four"])
     with pytest.raises(GoldenError, match=r"sample 'red-circle-000': has choices \['2', 'Four'\] but no choice"):
         prepare(path)  # official: the human "two" is never turned into "2"
-    symmetric = path.read_text(encoding="utf-8").replace("{min: 0.5}", "{normalisation: symmetric, min: 0.5}")
-    path.write_text(symmetric, encoding="utf-8")
-    prepare(path)
+    prepare(_vqa_thresholds(tmp_path, normalisation="symmetric"))
 
 
 def test_cli_reports_bad_golden_data_without_a_traceback(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """OCR, generative VQA and multilabel classifiers end to end through the gate, on tiny random
-transformers models (``tests/tiny_models.py``) and copies of the demo suites.
+transformers models (``tests/support/tiny_models.py``) and copies of the demo suites.
 
 Their scores mean nothing; the code path is real: the gate loads the checkpoint by its
 kind, generates or classifies in batches, and each metric equals its reference (jiwer,
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from tiny_models import (
+from support.project import write_thresholds
+from support.tiny_models import (
     build_tiny_blip_vqa,
     build_tiny_multilabel_classifier,
     build_tiny_trocr,
@@ -25,25 +26,17 @@ from qa_gate.golden.suite import load_suite, open_image, write_hashes
 from qa_gate.metrics.vqa import vqa_accuracy
 from qa_gate.pipeline import prepare, score
 
-REPO = Path(__file__).resolve().parents[1]
-THRESHOLDS = """\
-version: 1
-model:
-  adapter: transformers
-  checkpoint: ckpt
-  device: cpu
-  batch_size: 4
-  options: {{max_new_tokens: 6}}
-baseline:
-  path: baseline.json
-suites:
-  {suite}:
-    metrics:
-{metrics}
-"""
+REPO = Path(__file__).resolve().parents[2]
+MODEL = {"adapter": "transformers", "checkpoint": "ckpt", "device": "cpu", "batch_size": 4,
+         "options": {"max_new_tokens": 6}}
 
 
-def _project(root: Path, suite: str, build: object, metrics: str, keep: int = 10) -> Path:
+def _thresholds(root: Path, suite: str, metrics: dict) -> Path:
+    """``root/thresholds.yaml`` gating the tiny checkpoint ``ckpt`` on ``metrics`` of ``golden/<suite>``."""
+    return write_thresholds(root, model=MODEL, suites={suite: {"metrics": metrics}}, baseline={"path": "baseline.json"})
+
+
+def _project(root: Path, suite: str, build: object, metrics: dict, keep: int = 10) -> Path:
     """A project under ``root``: the first ``keep`` samples of a demo suite, a tiny checkpoint, thresholds."""
     target = root / "golden" / suite
     shutil.copytree(REPO / "golden" / suite, target)
@@ -56,16 +49,14 @@ def _project(root: Path, suite: str, build: object, metrics: str, keep: int = 10
             image.unlink()
     write_hashes(target)
     build(root / "ckpt")  # type: ignore[operator]
-    path = root / "thresholds.yaml"
-    path.write_text(THRESHOLDS.format(suite=suite, metrics=metrics), encoding="utf-8")
-    return path
+    return _thresholds(root, suite, metrics)
 
 
 def test_ocr_cer_and_wer_equal_jiwer_on_the_transcriptions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import jiwer
 
     monkeypatch.chdir(tmp_path)
-    path = _project(tmp_path, "words", build_tiny_trocr, "      cer: {max: 100.0}\n      wer: {max: 100.0}\n")
+    path = _project(tmp_path, "words", build_tiny_trocr, {"cer": {"max": 100.0}, "wer": {"max": 100.0}})
     result = score(prepare(path)).suites[0]
     suite = load_suite(tmp_path / "golden" / "words")
     outputs = [s.output for s in result.samples]
@@ -84,7 +75,7 @@ def test_generative_vqa_answers_each_question_and_scores_officially(tmp_path: Pa
     from qa_gate.config.load import load_config
 
     monkeypatch.chdir(tmp_path)
-    path = _project(tmp_path, "vqa", build_tiny_blip_vqa, "      vqa_accuracy: {min: 0.0}\n")
+    path = _project(tmp_path, "vqa", build_tiny_blip_vqa, {"vqa_accuracy": {"min": 0.0}})
     run = score(prepare(path))
     result = run.suites[0]
     suite = load_suite(tmp_path / "golden" / "vqa")
@@ -107,7 +98,7 @@ def test_multilabel_classifier_scores_in_the_suite_label_order(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     labels = load_suite(REPO / "golden" / "multilabel").labels
     model_labels = [*reversed(labels), "extra"]  # another order and one label the suite does not use
-    metrics = "".join(f"      f1_{a}: {{threshold: 0.5, min: 0.0}}\n" for a in ("micro", "macro", "samples", "weighted"))
+    metrics = {f"f1_{a}": {"threshold": 0.5, "min": 0.0} for a in ("micro", "macro", "samples", "weighted")}
     path = _project(tmp_path, "multilabel", lambda f: build_tiny_multilabel_classifier(f, model_labels), metrics)
     result = score(prepare(path)).suites[0]
     suite = load_suite(tmp_path / "golden" / "multilabel")
@@ -129,7 +120,7 @@ def test_multilabel_classifier_scores_in_the_suite_label_order(tmp_path: Path,
 def test_a_classifier_missing_a_suite_label_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     path = _project(tmp_path, "multilabel", lambda f: build_tiny_multilabel_classifier(f, ["red", "circle"]),
-                    "      f1_micro: {min: 0.0}\n")
+                    {"f1_micro": {"min": 0.0}})
     with pytest.raises(AdapterError, match=r"the classifier's labels lack 'green', 'blue'"):
         score(prepare(path))
 
@@ -137,7 +128,7 @@ def test_a_classifier_missing_a_suite_label_is_refused(tmp_path: Path, monkeypat
 def test_a_classifier_cannot_serve_alignment_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     path = _project(tmp_path, "multilabel", lambda f: build_tiny_multilabel_classifier(f, ["red"]),
-                    "      f1_micro: {min: 0.0}\n      zeroshot_top1: {label_tag: colour, min: 0.0}\n")
+                    {"f1_micro": {"min": 0.0}, "zeroshot_top1": {"label_tag": "colour", "min": 0.0}})
     with pytest.raises(AdapterError, match=r"loads as an image classifier, which cannot serve zeroshot_top1: "
                                            r"zeroshot_top1 need a dual encoder"):
         score(prepare(path))
@@ -153,8 +144,8 @@ def test_a_classifier_cannot_serve_alignment_metrics(tmp_path: Path, monkeypatch
 def test_efficiency_times_what_the_model_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suite: str,
                                               build: object, metric: str, operation: str) -> None:
     monkeypatch.chdir(tmp_path)
-    path = _project(tmp_path, suite, build, f"      {metric}: {{min: 0.0}}\n      latency_p95_ms: {{max: 1.0e9}}\n"
-                                            "      throughput: {min: 0.0}\n", keep=9)
+    path = _project(tmp_path, suite, build, {metric: {"min": 0.0}, "latency_p95_ms": {"max": 1.0e9},
+                                             "throughput": {"min": 0.0}}, keep=9)
     result = score(prepare(path)).suites[0]
     latency = result.metrics["latency_p95_ms"]
     assert latency.definition["timed"] == f"{operation} per batch, wall clock"
@@ -166,7 +157,7 @@ def test_efficiency_times_what_the_model_does(tmp_path: Path, monkeypatch: pytes
 def test_a_generator_gated_on_efficiency_alone_times_generation(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    path = _project(tmp_path, "words", build_tiny_trocr, "      latency_p50_ms: {max: 1.0e9}\n", keep=5)
+    path = _project(tmp_path, "words", build_tiny_trocr, {"latency_p50_ms": {"max": 1.0e9}}, keep=5)
     latency = score(prepare(path)).suites[0].metrics["latency_p50_ms"]
     assert latency.definition["timed"] == "generation per batch, wall clock"
     assert latency.definition["settings"]["max_new_tokens"] == 6
@@ -175,7 +166,7 @@ def test_a_generator_gated_on_efficiency_alone_times_generation(tmp_path: Path,
 def test_the_unused_prompt_is_not_part_of_a_generated_answer_definition(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    path = _project(tmp_path, "vqa", build_tiny_blip_vqa, "      vqa_accuracy: {min: 0.0}\n", keep=4)
+    path = _project(tmp_path, "vqa", build_tiny_blip_vqa, {"vqa_accuracy": {"min": 0.0}}, keep=4)
     first = score(prepare(path)).suites[0].metrics["vqa_accuracy"].fingerprint
-    path.write_text(path.read_text().replace("vqa_accuracy: {min: 0.0}", "vqa_accuracy: {min: 0.0, prompt: 'a {answer}'}"))
+    _thresholds(tmp_path, "vqa", {"vqa_accuracy": {"min": 0.0, "prompt": "a {answer}"}})
     assert score(prepare(path)).suites[0].metrics["vqa_accuracy"].fingerprint == first

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gate_project import build_tiny_project
+from support.project import build_tiny_project, write_thresholds
 
 from qa_gate.metrics.efficiency import (
     LatencyP50,
@@ -58,24 +58,13 @@ def test_directions_and_family() -> None:
     assert [m.higher_is_better for m in metrics] == [False, False, True, False]
 
 
-THRESHOLDS = """\
-version: 1
-model:
-  adapter: open_clip
-  checkpoint: ckpt
-  batch_size: 4
-baseline:
-  path: baselines/baseline.json
-suites:
-  tiny:
-    path: golden/tiny
-    metrics:
-      clipscore: {{min: 0.0}}
-      latency_p50_ms: {{max: {p50_max}}}
-      latency_p95_ms: {{max_drop: 1000}}
-      throughput: {{min: 0.001}}
-      peak_memory_mb: {{max: 1000000}}
-"""
+def _thresholds(root: Path, p50_max: float, name: str = "thresholds.yaml") -> Path:
+    """The tiny project gated on CLIPScore and the four efficiency metrics, ``p50_max`` the latency ceiling."""
+    metrics = {"clipscore": {"min": 0.0}, "latency_p50_ms": {"max": p50_max}, "latency_p95_ms": {"max_drop": 1000},
+               "throughput": {"min": 0.001}, "peak_memory_mb": {"max": 1000000}}
+    return write_thresholds(root, model={"adapter": "open_clip", "checkpoint": "ckpt", "batch_size": 4},
+                            suites={"tiny": {"path": "golden/tiny", "metrics": metrics}},
+                            baseline={"path": "baselines/baseline.json"}, name=name)
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +73,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory, tiny_open_clip: Path):
 
     root = tmp_path_factory.mktemp("efficiency")
     build_tiny_project(root, tiny_open_clip)
-    (root / "thresholds.yaml").write_text(THRESHOLDS.format(p50_max=1e9))
-    prepared = prepare(root / "thresholds.yaml")
+    prepared = prepare(_thresholds(root, p50_max=1e9))
     return root, prepared, score(prepared)
 
 
@@ -152,8 +140,7 @@ def test_a_latency_ceiling_below_the_measurement_fails(scored) -> None:
 
     root, _, run = scored
     measured = run.suite("tiny").metrics["latency_p50_ms"].value
-    (root / "strict.yaml").write_text(THRESHOLDS.format(p50_max=measured / 2))
-    verdict = evaluate(run, None, load_config(root / "strict.yaml"))
+    verdict = evaluate(run, None, load_config(_thresholds(root, p50_max=measured / 2, name="strict.yaml")))
     (check,) = [c for c in verdict.checks if c.metric == "latency_p50_ms"]
     assert check.status is Status.FAIL and "max broken" in check.message
     assert not verdict.passed

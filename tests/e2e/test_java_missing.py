@@ -2,7 +2,7 @@
 
 Java is hidden for real: ``PATH`` becomes a folder holding only ``git``, in this process
 (``monkeypatch.setenv``) or in a pytest subprocess. The project is a tiny image-to-text
-model (``captioner_dir`` of ``test_caption_family``) gated on BLEU-4 and METEOR, with a
+model (``captioner_dir`` of ``tests/e2e/conftest.py``) gated on BLEU-4 and METEOR, with a
 Java-free WER of the same generations (each sample's ``text`` is its caption) beside them.
 """
 
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-import test_caption_family
-from gate_project import write_tiny_suite
+from support.project import write_thresholds, write_tiny_suite
 
 if TYPE_CHECKING:
     from qa_gate.pipeline import Prepared
@@ -29,32 +28,19 @@ if TYPE_CHECKING:
 
 pytest.importorskip("pycocoevalcap")
 JAVA = shutil.which("java") is not None
-captioner_dir = test_caption_family.captioner_dir  # the module-scoped fixture: one tiny checkpoint here too
 
-THRESHOLDS = """\
-version: 1
-model:
-  adapter: transformers
-  checkpoint: ckpt
-  batch_size: 4
-  options: {max_new_tokens: 7}
-baseline:
-  path: baselines/baseline.json
-report:
-  path: report.md
-suites:
-  tiny:
-    path: golden/tiny
-    metrics:
-      bleu4: {min: 0.0, max_drop: 0.05}
-      meteor: {min: 0.0}
-      wer: {max: 10.0}
-    slices:
-      colour=red:
-        meteor: {min: 0.0}
-"""
+METRICS = {"bleu4": {"min": 0.0, "max_drop": 0.05}, "meteor": {"min": 0.0}, "wer": {"max": 10.0}}
 SKIPPED_IDS = ("golden/tiny::bleu4::min", "golden/tiny::bleu4::max_drop", "golden/tiny::meteor::min",
                "golden/tiny[colour=red]::meteor::min")
+
+
+def _thresholds(root: Path, metrics: dict = METRICS, scorer: dict | None = None) -> Path:
+    """``root/thresholds.yaml``: the tiny captioner gated on ``metrics`` and METEOR on the red slice."""
+    suites = {"tiny": {"path": "golden/tiny", "metrics": metrics, "slices": {"colour=red": {"meteor": {"min": 0.0}}}}}
+    return write_thresholds(root, model={"adapter": "transformers", "checkpoint": "ckpt", "batch_size": 4,
+                                         "options": {"max_new_tokens": 7}},
+                            suites=suites, scorer=scorer, baseline={"path": "baselines/baseline.json"},
+                            report={"path": "report.md"})
 
 
 def _build(root: Path, captioner: Path) -> Path:
@@ -65,11 +51,10 @@ def _build(root: Path, captioner: Path) -> Path:
     suite = write_tiny_suite(root / "golden" / "tiny")
     manifest = suite / "manifest.yaml"
     lines = manifest.read_text().splitlines()
-    manifest.write_text("\n".join(line + ("\n    text:" + line.split(":", 1)[1] if line.startswith("    caption:") else "")
-                                  for line in lines) + "\n")
+    manifest.write_text("\n".join(line + ("\n    text:" + line.split(":", 1)[1] if line.startswith("    caption:")
+                                          else "") for line in lines) + "\n")
     write_hashes(suite)
-    (root / "thresholds.yaml").write_text(THRESHOLDS)
-    return root / "thresholds.yaml"
+    return _thresholds(root)
 
 
 def _javaless_path(folder: Path) -> str:
@@ -103,7 +88,7 @@ def hidden(tmp_path_factory: pytest.TempPathFactory, captioner_dir: Path) -> tup
 
 def _stored_without_skips(run: RunResult) -> str:
     """A valid baseline file's text: ``run`` with its skipped metrics left out (as an older baseline)."""
-    from qa_gate.baseline.store import dumps
+    from qa_gate.baseline.run_json import dumps
 
     return dumps(replace(run, suites=tuple(replace(s, skipped=MappingProxyType({})) for s in run.suites)))
 
@@ -153,7 +138,8 @@ def test_reports_and_the_verdict_table_show_skips_with_the_reason(hidden: tuple[
     assert f"  skipped: golden/tiny::meteor (2 checks): {reason}" in lines
 
 
-def test_a_baseline_is_never_recorded_with_a_skipped_metric(hidden: tuple[Prepared, RunResult, Verdict], tmp_path: Path) -> None:
+def test_a_baseline_is_never_recorded_with_a_skipped_metric(hidden: tuple[Prepared, RunResult, Verdict],
+                                                            tmp_path: Path) -> None:
     from qa_gate.errors import BaselineError
     from qa_gate.pipeline import record_baseline
 
@@ -254,7 +240,7 @@ def test_with_java_the_same_project_scores_every_metric(tmp_path: Path, captione
 
 
 def test_a_skipped_metric_survives_the_run_json() -> None:
-    from qa_gate.baseline.store import dumps, run_from_json, run_to_json
+    from qa_gate.baseline.run_json import dumps, run_from_json, run_to_json
     from qa_gate.errors import BaselineError
     from qa_gate.results import (
         CheckpointInfo,
@@ -312,10 +298,10 @@ def test_generated_captions_are_scored_by_the_scorer_without_java(
         tmp_path: Path, captioner_dir: Path, tiny_open_clip: Path, no_java: None) -> None:
     from qa_gate.pipeline import prepare, score
 
-    thresholds = _build(tmp_path, captioner_dir)
-    thresholds.write_text(THRESHOLDS.replace("baseline:", f"scorer: {{adapter: open_clip, checkpoint: {tiny_open_clip}}}\n"
-                                             "baseline:").replace("      wer: {max: 10.0}\n",
-                                                                  "      clipscore: {caption: generated, min: 0.0}\n"))
+    _build(tmp_path, captioner_dir)
+    metrics = {"bleu4": METRICS["bleu4"], "meteor": METRICS["meteor"],
+               "clipscore": {"caption": "generated", "min": 0.0}}
+    thresholds = _thresholds(tmp_path, metrics, scorer={"adapter": "open_clip", "checkpoint": tiny_open_clip})
     suite = score(prepare(thresholds)).suites[0]
     assert set(suite.skipped) == {"bleu4", "meteor"}
     assert math.isfinite(suite.metrics["clipscore"].value)

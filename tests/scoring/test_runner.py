@@ -7,24 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gate_project import build_tiny_project
+from support.project import build_tiny_project, write_thresholds
 
-THRESHOLDS = """\
-version: 1
-model:
-  adapter: open_clip
-  checkpoint: ckpt
-  batch_size: 4
-suites:
-  tiny:
-    path: golden/tiny
-    metrics:
-      i2t_r1: {}
-      t2i_r1: {}
-      t2i_median_rank: {}
-      zeroshot_top1: {label_tag: colour, templates: ["a photo of a {} square.", "{}"]}
-      zeroshot_mean_per_class_recall: {label_tag: colour, templates: ["a photo of a {} square.", "{}"]}
-"""
+TEMPLATES = ["a photo of a {} square.", "{}"]
+
+
+def _thresholds(root: Path, top1_tag: str = "colour") -> Path:
+    """The thresholds of the tiny project: retrieval, and zero-shot over the ``colour`` tag."""
+    metrics = {"i2t_r1": {}, "t2i_r1": {}, "t2i_median_rank": {},
+               "zeroshot_top1": {"label_tag": top1_tag, "templates": TEMPLATES},
+               "zeroshot_mean_per_class_recall": {"label_tag": "colour", "templates": TEMPLATES}}
+    return write_thresholds(root, model={"adapter": "open_clip", "checkpoint": "ckpt", "batch_size": 4},
+                            suites={"tiny": {"path": "golden/tiny", "metrics": metrics}})
 
 
 @pytest.fixture
@@ -32,8 +26,7 @@ def scored(tmp_path: Path, tiny_open_clip: Path):
     from qa_gate.pipeline import prepare, score
 
     build_tiny_project(tmp_path, tiny_open_clip)
-    (tmp_path / "thresholds.yaml").write_text(THRESHOLDS)
-    prepared = prepare(tmp_path / "thresholds.yaml")
+    prepared = prepare(_thresholds(tmp_path))
     return prepared, score(prepared).suite("tiny")
 
 
@@ -106,6 +99,5 @@ def test_a_missing_label_tag_is_refused_before_loading(tmp_path: Path, tiny_open
     from qa_gate.pipeline import prepare
 
     build_tiny_project(tmp_path, tiny_open_clip)
-    (tmp_path / "thresholds.yaml").write_text(THRESHOLDS.replace("label_tag: colour", "label_tag: size", 1))
     with pytest.raises(GoldenError, match="has no tag 'size'.*zeroshot_top1"):
-        prepare(tmp_path / "thresholds.yaml")
+        prepare(_thresholds(tmp_path, top1_tag="size"))
