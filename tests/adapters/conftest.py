@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support.project import TINY_CLIP
 
-TINY_CLIP_JSON = Path(__file__).resolve().parents[2] / "qa_gate" / "demo" / "tiny_clip.json"
 _module_names = itertools.count()
 
 
@@ -78,7 +78,7 @@ def open_clip_files(tmp_path_factory: pytest.TempPathFactory) -> OpenClipFiles:
     from safetensors.torch import save_file
 
     root = tmp_path_factory.mktemp("open_clip")
-    config = json.loads(TINY_CLIP_JSON.read_text(encoding="utf-8"))
+    config = json.loads(TINY_CLIP.read_text(encoding="utf-8"))
     torch.manual_seed(0)
     model = open_clip.CLIP(**config["model_cfg"]).eval()
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}

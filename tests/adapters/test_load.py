@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import build_tiny_blip_vqa
+from support.tiny_models import build_tiny_blip_vqa
 
 from qa_gate.adapters.load import choose, load_encoder, load_model
 from qa_gate.adapters.protocols import ANSWERER, CAPTIONER, CLASSIFIER, ENCODER, Demand

@@ -13,7 +13,7 @@ from qa_gate.adapters.load import ADAPTERS
 from qa_gate.errors import AdapterError, ConfigError
 from qa_gate.metrics.base import Metric
 from qa_gate.metrics.registry import METRICS, get_metric, metric_names
-from qa_gate.registry import Registry
+from qa_gate.registry import Registry, import_backend
 
 SHAPES = '''
 IMPORTED = True
@@ -117,3 +117,14 @@ def test_importing_the_registries_imports_no_entry() -> None:
                [ADAPTERS.target(name) for name in ADAPTERS.names()] + [METRICS.target(n) for n in METRICS.names()]]
     assert "qa_gate.adapters.load" in loaded
     assert sorted(loaded & {*entries, "qa_gate.adapters.custom", "open_clip", "transformers"}) == []
+
+
+def test_missing_backend_names_the_install_command() -> None:
+    with pytest.raises(AdapterError, match=r"pip install no-such-pkg$") as info:
+        import_backend("no_such_mod_xyz", "no-such-pkg")
+    assert "'no_such_mod_xyz'" in str(info.value)
+
+
+def test_installed_backend_is_returned() -> None:
+    module = import_backend("json", "json")
+    assert module.loads("[1]") == [1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_gate import make_run
+from support.runs import make_run
 
 from qa_gate.baseline.changes import Changes
 from qa_gate.baseline.file import FileBaselineStore

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import git
 import pytest
-from test_gate import make_run
+from support.runs import make_run
 
 from qa_gate.baseline.changes import BaselineChange, GoldenChange
 from qa_gate.baseline.file import FileBaselineStore

@@ -71,7 +71,7 @@ def test_a_branch_cannot_lower_its_own_bar(repo: pytest.Pytester) -> None:
 
 def test_an_uncommitted_golden_edit_is_reported(repo: pytest.Pytester) -> None:
     root = repo.path
-    from gate_project import write_tiny_suite
+    from support.project import write_tiny_suite
 
     write_tiny_suite(root / "golden" / "tiny", per_colour=3)
     result = repo.runpytest_subprocess(*GATE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from tiny_models import (
+from support.tiny_models import (
     WORDS,
     build_tiny_blip_vqa,
     build_tiny_git,

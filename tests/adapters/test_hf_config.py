@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_models import (
+from support.tiny_models import (
     build_tiny_blip_vqa,
     build_tiny_multilabel_classifier,
     build_tiny_trocr,

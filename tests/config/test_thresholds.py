@@ -21,7 +21,7 @@ from qa_gate.config.model import (
 )
 from qa_gate.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 VALID: dict[str, Any] = {
     "version": 1,

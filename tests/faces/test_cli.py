@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from gate_project import build_tiny_project
+from support.project import build_tiny_project
 
 from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 

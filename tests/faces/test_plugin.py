@@ -95,8 +95,9 @@ def test_a_regression_fails_the_right_item_and_leaves_the_baseline(gate_project:
     result = gate_project.runpytest_subprocess(*GATE)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop (significant, 95%) broken*",
-                                  "FAILED golden/tiny::clipscore::max_drop*"])
+    result.stdout.fnmatch_lines([
+        "*clipscore = *, max_drop 0.01, baseline *, delta -0.0500: max_drop (significant, 95%) broken*",
+        "FAILED golden/tiny::clipscore::max_drop*"])
     assert baseline.read_text() == before
     assert "FAILED" in (gate_project.path / "report.md").read_text()
 
@@ -112,7 +113,7 @@ def test_update_refused_when_a_floor_fails(gate_project: pytest.Pytester) -> Non
 
 def test_changed_golden_suite_is_reported_incomparable(gate_project: pytest.Pytester) -> None:
     gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
-    from gate_project import write_tiny_suite
+    from support.project import write_tiny_suite
 
     write_tiny_suite(gate_project.path / "golden" / "tiny", per_colour=3)
     result = gate_project.runpytest_subprocess(*GATE)
@@ -204,7 +205,10 @@ def test_results_reach_this_process(mm_gate_results):
 """
 
 
-def test_xdist_workers_only_report_the_controllers_outcomes(gate_project: pytest.Pytester) -> None:
+def test_xdist_workers_only_report_the_controllers_outcomes(gate_project: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # this test may itself run on a worker: its runs must not say so
     root = gate_project.path
     gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
     _raise_baseline(root / "baselines" / "baseline.json", 0.05)
@@ -251,4 +255,5 @@ def test_planned_items_are_the_judged_checks_and_travel_to_workers(gate_project:
     loaded = load_results(saved)
     assert loaded.config == prepared.config
     assert [(c.id, c.status) for c in loaded.verdict.checks] == [(c.id, c.status) for c in verdict.checks]
-    assert (loaded.run.suite("tiny").metrics["clipscore"].stats == verdict.run.suite("tiny").metrics["clipscore"].stats).all()
+    stats = [r.suite("tiny").metrics["clipscore"].stats for r in (loaded.run, verdict.run)]  # type: ignore[union-attr]
+    assert (stats[0] == stats[1]).all()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import CHARACTERS, build_tiny_blip_captioner, build_tiny_trocr
+from support.tiny_models import CHARACTERS, build_tiny_blip_captioner, build_tiny_trocr
 
 from qa_gate.adapters.hf.captioner import load_transformers_captioner
 from qa_gate.config.model import ModelConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_models import build_tiny_multilabel_classifier
+from support.tiny_models import build_tiny_multilabel_classifier
 
 from qa_gate.adapters.hf.classifier import load_transformers_classifier
 from qa_gate.adapters.protocols import MultilabelClassifier

@@ -378,7 +378,7 @@ def test_sample_hint_and_pickling(tmp_path: Path) -> None:
 
 
 def test_module_import_is_cheap() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     code = "import sys, qa_gate.golden; print(sorted({'PIL', 'torch', 'pytest'} & set(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, env=env)

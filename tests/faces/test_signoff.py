@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 import pytest
-from gate_project import build_tiny_project
+from support.project import build_tiny_project
 
 from qa_gate.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from qa_gate.files import checkpoint_sha256
