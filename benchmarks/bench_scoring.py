@@ -25,9 +25,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from qa_gate.adapters.load import load_encoder
+    from qa_gate.adapters.load import load_model
     from qa_gate.pipeline import prepare
     from qa_gate.scoring.device import autocast_dtype, resolve_device
+    from qa_gate.scoring.families import demands
     from qa_gate.scoring.runner import run
 
     t0 = time.perf_counter()
@@ -37,7 +38,7 @@ def main() -> None:
     device = resolve_device(model.device)
     dtype = autocast_dtype(model.dtype, device)
     t0 = time.perf_counter()
-    encoder, checkpoint = load_encoder(model, device)
+    loaded = load_model(model, device, demands(prepared.config))
     t_load = time.perf_counter() - t0
     n = sum(len(s.samples) for s in prepared.suites)
     import torch
@@ -51,7 +52,7 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            run(config, prepared.suites, encoder, checkpoint, device, dtype)
+            run(config, prepared.suites, loaded, device, dtype)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)

@@ -80,12 +80,6 @@ def build_suite(root: Path, settings: DemoSettings = DemoSettings()) -> Path:
     return build_named_suite(root, settings.suite, settings)
 
 
-def build_suites(root: Path, names: Sequence[str] | None = None,
-                 settings: DemoSettings = DemoSettings()) -> dict[str, Path]:
-    """Render the named demo suites (default: all of them) under ``root``; return their folders by name."""
-    return {name: build_named_suite(root, name, settings) for name in (names or suite_names(settings))}
-
-
 def _folder_summary(folder: Path) -> str:
     """``"80 images, 61 KB"``: how many images a suite folder holds and how many bytes all its files take."""
     files = [path for path in folder.rglob("*") if path.is_file()]
