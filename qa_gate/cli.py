@@ -1,20 +1,53 @@
 """``mm-gate``: the command-line face, calling the same core as the pytest plugin.
 
-Exit codes: 0 passed, 1 the gate failed, 4 a usage or input error (as pytest).
+Exit codes, as ``pytest --mm-gate`` (:mod:`qa_gate.faults`): 0 passed, 1 the gate failed,
+2 interrupted, 4 a usage or input error (a bad option included) or an internal error.
+Errors are one line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from qa_gate.config.load import load_config
 from qa_gate.config.model import Overrides
 from qa_gate.errors import GateError
+from qa_gate.faults import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Outputs,
+    internal_error_line,
+    interrupted_line,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 4
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors exit 4 (argparse's own code is 2, which here means interrupted)."""
+
+    def error(self, message: str) -> NoReturn:
+        """One line on stderr, then exit code 4."""
+        self.exit(EXIT_USAGE, f"mm-gate: error: {message} (see '{self.prog} --help')\n")
+
+
+class _Interrupted(Exception):
+    """A ``KeyboardInterrupt`` in a run, with the line saying what it had written."""
+
+
+def _debug_option() -> _Parser:
+    """``--debug`` after a subcommand too (``mm-gate run --debug``), without overriding ``mm-gate --debug run``."""
+    parent = _Parser(add_help=False)
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error")
+    return parent
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -45,23 +78,28 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mm-gate`` argument parser."""
-    parser = argparse.ArgumentParser(prog="mm-gate", description="Quality gate for image-text models.")
+    debug = [_debug_option()]
+    parser = _Parser(prog="mm-gate", description="Quality gate for image-text models. Exit codes: 0 passed, "
+                     "1 the gate failed, 2 interrupted, 4 a usage, input or internal error.")
+    parser.add_argument("--debug", action="store_true", default=False, help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="score the checkpoint, judge it, write the report")
+    run = commands.add_parser("run", help="score the checkpoint, judge it, write the report", parents=debug)
     _model_options(run)
     run.add_argument("--update-baseline", action="store_true", help="record this run as the baseline")
     golden = commands.add_parser("golden", help="check or re-hash golden suites")
     golden_cmds = golden.add_subparsers(dest="golden_command", required=True)
-    verify = golden_cmds.add_parser("verify", help="check manifests, hashes and images")
+    verify = golden_cmds.add_parser("verify", help="check manifests, hashes and images", parents=debug)
     verify.add_argument("suites", nargs="*", type=Path, help="suite folders (default: every suite in thresholds.yaml)")
     verify.add_argument("--thresholds", type=Path, default=Path("thresholds.yaml"))
-    hash_cmd = golden_cmds.add_parser("hash", help="(re)write SHA256SUMS after a deliberate change")
+    hash_cmd = golden_cmds.add_parser("hash", help="(re)write SHA256SUMS after a deliberate change", parents=debug)
     hash_cmd.add_argument("suites", nargs="+", type=Path, help="suite folders")
     baseline = commands.add_parser("baseline", help="manage the stored baseline")
     baseline_cmds = baseline.add_subparsers(dest="baseline_command", required=True)
-    update = baseline_cmds.add_parser("update", help="score the checkpoint and record it as the baseline")
+    update = baseline_cmds.add_parser("update", help="score the checkpoint and record it as the baseline",
+                                      parents=debug)
     _model_options(update)
-    signoff = commands.add_parser("signoff", help="sign off a release (strict gate, record, commit, tag) or verify one")
+    signoff = commands.add_parser("signoff", help="sign off a release (strict gate, record, commit, tag) or verify one",
+                                  parents=debug)
     action = signoff.add_mutually_exclusive_group(required=True)
     action.add_argument("--tag", help="sign off HEAD as this new annotated tag")
     action.add_argument("--verify", metavar="TAG", help="re-check the sign-off recorded at this tag")
@@ -75,14 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, update: bool) -> int:
-    from qa_gate.pipeline import deliver, judge, prepare, score
+    from qa_gate.pipeline import check_outputs, deliver, judge, prepare, score
     from qa_gate.report.terminal import scoring_line, verdict_lines
 
-    prepared = prepare(args.thresholds, _overrides(args))
-    print(scoring_line(prepared.config.model, len(prepared.suites)))
-    verdict = judge(prepared, score(prepared), update_baseline=update)
-    print("\n".join(verdict_lines(verdict)))
-    delivery = deliver(prepared, verdict, html=args.html, update_baseline=update)
+    outputs, stage = None, "while checking the config and the golden suites"
+    try:
+        prepared = prepare(args.thresholds, _overrides(args))
+        check_outputs(prepared, html=args.html, update_baseline=update)
+        outputs, stage = Outputs.of(prepared.config, args.html), "while scoring"
+        print(scoring_line(prepared.config.model, len(prepared.suites)))
+        verdict = judge(prepared, score(prepared), update_baseline=update)
+        print("\n".join(verdict_lines(verdict)))
+        stage = "while writing the reports"
+        delivery = deliver(prepared, verdict, html=args.html, update_baseline=update)
+    except KeyboardInterrupt as exc:
+        raise _Interrupted(interrupted_line(outputs, stage)) from exc
     for line in delivery.lines:
         print(line)
     if delivery.refused is not None:
@@ -124,23 +169,53 @@ def _signoff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(args, update=args.update_baseline)
+    if args.command == "baseline":
+        return _run(args, update=True)
+    if args.command == "signoff":
+        return _signoff(args)
+    return _golden(args)
+
+
+_INTERRUPTED = {
+    "verify": "mm-gate: interrupted while verifying; nothing was written",
+    "hash": "mm-gate: interrupted; each SHA256SUMS reported above was written, the others are as they were",
+    "signoff": "mm-gate: interrupted; a sign-off not reported above as committed and tagged was undone or never made",
+}
+"""What an interrupt left behind, for the commands other than ``run`` and ``baseline update``."""
+
+
+def _report(line: str, error: BaseException, debug: bool) -> None:
+    """``line`` on stderr, after the traceback of ``error`` under ``--debug``."""
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    print(line, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mm-gate`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``mm-gate`` console script; returns the exit code."""
     try:
-        if args.command == "run":
-            return _run(args, update=args.update_baseline)
-        if args.command == "baseline":
-            return _run(args, update=True)
-        if args.command == "signoff":
-            return _signoff(args)
-        return _golden(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a usage error (4, from _Parser.error)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    debug = bool(args.debug)
+    try:
+        return _command(args)
     except GateError as exc:
-        print(f"mm-gate: error: {exc}", file=sys.stderr)
+        _report(f"mm-gate: error: {exc}", exc, debug)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mm-gate: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except _Interrupted as exc:
+        _report(str(exc), exc, debug)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        _report(_INTERRUPTED.get(getattr(args, "golden_command", None) or args.command, "mm-gate: interrupted"),
+                exc, debug)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a qa_gate bug: one line, the traceback only with --debug
+        _report(internal_error_line(exc, "--debug"), exc, debug)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

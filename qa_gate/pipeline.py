@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_gate.baseline.file import FileBaselineStore
+from qa_gate.baseline.file import UNCHECKED, FileBaselineStore, Unchecked, content_digest
 from qa_gate.baseline.resolve import resolve_baseline
 from qa_gate.config.load import load_config
 from qa_gate.config.model import GateConfig, Overrides
-from qa_gate.errors import BaselineError, GateError
+from qa_gate.errors import BaselineError, GateError, first_line
 from qa_gate.files import write_atomic
 from qa_gate.golden.needs import check_samples, check_slices
 from qa_gate.golden.suite import Suite, load_suite
-from qa_gate.report.html import write_html
+from qa_gate.outputs import Output, clash, run_inputs, run_outputs
+from qa_gate.outputs import check_outputs as check_paths
+from qa_gate.report.html import render_html
 from qa_gate.report.markdown import append_step_summary, render_markdown
 from qa_gate.results import RunResult
-from qa_gate.verdict.checks import Verdict
+from qa_gate.verdict.checks import Verdict, pickle_cautions
 from qa_gate.verdict.gate import accept_as_baseline, evaluate
 
 
@@ -26,6 +30,10 @@ class Prepared:
 
     config: GateConfig
     suites: tuple[Suite, ...]
+    overrides: Overrides = Overrides()
+    """The options the face passed, so an error can name the one the user typed."""
+    baseline_digest: str | None | Unchecked = UNCHECKED
+    """The baseline file's content when the run started; a baseline update is refused if it changed since."""
 
 
 @dataclass(frozen=True)
@@ -40,11 +48,20 @@ class GateResults:
 def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
     """Validate ``thresholds.yaml`` and verify every golden suite it names (no torch needed)."""
     config = load_config(thresholds, overrides)
-    suites = tuple(load_suite(s.path, s.name) for s in config.suites)
+    suites = tuple(load_suite(s.path, s.name, config.max_pixels) for s in config.suites)
     for suite, suite_cfg in zip(suites, config.suites):
         check_samples(suite, suite_cfg)
         check_slices(suite, suite_cfg, config.source)
-    return Prepared(config, suites)
+    return Prepared(config, suites, overrides, content_digest(config.baseline_path))
+
+
+def check_outputs(prepared: Prepared, *, html: Path | None, update_baseline: bool,
+                  others: Mapping[str, Path] | None = None) -> None:
+    """Before scoring: refuse an output (report, HTML, the baseline when updating, ``others`` by option)
+    that would overwrite an input of the run or cannot be written; :class:`~qa_gate.outputs.OutputError`."""
+    outputs = run_outputs(prepared.config, prepared.overrides, html, update_baseline)
+    extra = tuple(Output(label, f"the {label} output", Path(path).absolute()) for label, path in (others or {}).items())
+    check_paths((*outputs, *extra), run_inputs(prepared.config, prepared.suites))
 
 
 def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
@@ -81,15 +98,19 @@ def _shown_path(location: str, base: Path) -> str:
 
 def judge(prepared: Prepared, run: RunResult, update_baseline: bool = False) -> Verdict:
     """Compare ``run`` with the resolved baseline under the config's rules."""
-    context = resolve_baseline(prepared.config, [s.path for s in prepared.suites])
+    context = resolve_baseline(prepared.config, [s.path for s in prepared.suites], replacing=update_baseline)
     verdict = evaluate(run, context.baseline, prepared.config, baseline_source=context.source)
-    verdict = replace(verdict, changes=context.changes, history=context.history)
+    from qa_gate.scoring.families import needs_scorer
+
+    cautions = pickle_cautions(prepared.config, needs_scorer(prepared.config))
+    verdict = replace(verdict, changes=context.changes, history=context.history, cautions=cautions)
     return accept_as_baseline(verdict) if update_baseline else verdict
 
 
-def record_baseline(config: GateConfig, verdict: Verdict) -> str:
+def record_baseline(config: GateConfig, verdict: Verdict, expected: str | None | Unchecked = UNCHECKED) -> str:
     """Write ``verdict.run`` to the working tree's baseline file; refused (nothing written)
-    when a floor fails or a configured metric was skipped (not computed)."""
+    when a floor fails, a configured metric was skipped (not computed), or the file is no
+    longer the ``expected`` content (another update finished first)."""
     skipped = verdict.run.skipped()
     if skipped:
         by_reason: dict[str, list[str]] = {}
@@ -106,40 +127,67 @@ def record_baseline(config: GateConfig, verdict: Verdict) -> str:
         raise BaselineError(
             f"baseline not updated: floors fail ({', '.join(broken)}); a baseline must pass its own floors"
         )
-    return FileBaselineStore(config.baseline_path).write(verdict.run)
+    return FileBaselineStore(config.baseline_path).write(verdict.run, expected)
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """What :func:`deliver` wrote, as lines for the terminal, and why a requested baseline was refused."""
+    """What :func:`deliver` wrote, as lines for the terminal, and why it did not finish."""
 
     lines: tuple[str, ...]
     refused: str | None = None
-    """The reason the baseline was not written (a floor fails, a metric was skipped); ``None`` otherwise."""
+    """Why a requested baseline was not written (a floor fails, a metric was skipped, another update came
+    first) or a report could not be written; ``None`` otherwise. The faces exit 4 on it."""
 
 
 def deliver(prepared: Prepared, verdict: Verdict, *, html: Path | None, update_baseline: bool,
             interrupted: bool = False) -> Delivery:
     """Write the Markdown report (rendered once), the HTML report, the GitHub job summary and,
-    when asked and not ``interrupted``, the baseline. Every face ends its run with this."""
+    when asked and not ``interrupted``, the baseline. Every face ends its run with this.
+
+    The job summary is best-effort: when it cannot be written it costs a warning line, never
+    the exit status or the baseline. A report that cannot be written (the disk filled up
+    since :func:`check_outputs`) is ``refused`` and the baseline is then left as it was.
+    """
     lines: list[str] = []
     markdown = render_markdown(verdict)
-    if prepared.config.report_path is not None:
-        written = write_atomic(prepared.config.report_path, markdown.encode("utf-8"))
-        lines.append(f"mm-gate: report written to {written}")
-    if html is not None:
-        lines.append(f"mm-gate: HTML report written to {write_html(verdict, html, sample_images(prepared))}")
-    summary = append_step_summary(markdown)
-    if summary is not None:
-        lines.append(f"mm-gate: report appended to $GITHUB_STEP_SUMMARY ({summary})")
+    shown = {"markdown": "report", "html": "HTML report"}
+    for output in run_outputs(prepared.config, prepared.overrides, html, update_baseline=False):
+        text = markdown if output.kind == "markdown" else render_html(verdict, sample_images(prepared))
+        try:
+            written = write_atomic(output.path, text.encode("utf-8"))
+        except OSError as exc:
+            kept = "; the baseline was not updated" if update_baseline else ""
+            return Delivery(tuple(lines), refused=f"{output.label} {output.path}: cannot write {output.what}: "
+                                                  f"{first_line(exc)}{kept}")
+        lines.append(f"mm-gate: {shown[output.kind]} written to {written}")
+    lines.extend(_job_summary(prepared, markdown))
     if not update_baseline:
         return Delivery(tuple(lines))
     if interrupted:
         return Delivery((*lines, "mm-gate: baseline NOT updated: the session was interrupted"))
     try:
-        where = record_baseline(prepared.config, verdict)
+        where = record_baseline(prepared.config, verdict, prepared.baseline_digest)
     except GateError as exc:
         return Delivery(tuple(lines), refused=str(exc))
     return Delivery((*lines, f"mm-gate: baseline written to {where}"))
 
 
+def _job_summary(prepared: Prepared, markdown: str, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Append the report to ``$GITHUB_STEP_SUMMARY``: the line saying so, or a warning when it cannot be."""
+    target = environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return []
+    item = clash(Path(target), run_inputs(prepared.config, prepared.suites))
+    if item is not None:
+        return [_summary_warning(target, f"it is {item.what} ({item.path}), an input of this run")]
+    try:
+        written = append_step_summary(markdown, environ)
+    except OSError as exc:
+        return [_summary_warning(target, exc.strerror or first_line(exc))]
+    return [] if written is None else [f"mm-gate: report appended to $GITHUB_STEP_SUMMARY ({written})"]
+
+
+def _summary_warning(target: str, reason: str) -> str:
+    return (f"mm-gate: warning: job summary not written to $GITHUB_STEP_SUMMARY ({target}): {reason}; "
+            "the verdict and the exit status are unaffected")

@@ -5,11 +5,17 @@ nothing else (no torch import). With it, ``config.stash`` holds a
 :class:`~qa_gate.session.Controller` (which prepares, scores and judges once and writes
 the reports) or, in a pytest-xdist worker, a :class:`~qa_gate.session.Worker` (which only
 reports the outcomes the controller handed over). The hooks are one-liners into it.
+
+Exit codes are the CLI's (:mod:`qa_gate.faults`): a :class:`~qa_gate.errors.GateError` or an
+internal error is a usage error (4) in one line, Ctrl-C while scoring or writing is
+interrupted (2) with a line saying what was written; ``--mm-debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from qa_gate.errors import GateError
+from qa_gate.faults import Outputs, internal_error_line, interrupted_line
 from qa_gate.handoff import FAILED, SKIPPED, Handoff
 from qa_gate.session import Controller, GateCheckFailed, GateSession, Worker
 
@@ -57,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     dest="mm_accept_baseline_change",
                     help="judge against the baseline as changed by this branch, not the target branch's")
     parser.addini("mm_accept_baseline_change", "like --mm-accept-baseline-change", type="bool", default=False)
+    group.addoption("--mm-debug", action="store_true", default=None, dest="mm_debug",
+                    help="show the traceback of a gate error (config, data, checkpoint or internal)")
+    parser.addini("mm_debug", "like --mm-debug", type="bool", default=False)
     for name, metavar, help_text in OPTIONS:
         dest = "mm_" + name.replace("-", "_")
         group.addoption(f"{PREFIX}{name}", metavar=metavar, default=None, dest=dest, help=help_text)
@@ -91,13 +101,28 @@ def skip_reason(name: str, reason: str) -> str:
     return f"{name}: {reason}"
 
 
+def _fault(config: pytest.Config, error: BaseException, outputs: Outputs | None, stage: str) -> tuple[int, str]:
+    """The exit code and the one line for ``error``; its traceback on stderr first under ``--mm-debug``."""
+    if _flag(config, "mm_debug"):
+        traceback.print_exception(error, file=sys.stderr)
+    if isinstance(error, GateError):
+        return pytest.ExitCode.USAGE_ERROR, f"mm-gate: {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return pytest.ExitCode.INTERRUPTED, interrupted_line(outputs, stage)
+    return pytest.ExitCode.USAGE_ERROR, internal_error_line(error, "--mm-debug")
+
+
 @contextmanager
-def _usage_errors() -> Iterator[None]:
-    """A :class:`GateError` (bad config, suite or checkpoint) stops pytest with exit code 4, without a traceback."""
+def _usage_errors(config: pytest.Config, stage: str, outputs: Outputs | None = None) -> Iterator[None]:
+    """Stop pytest in one line, without a traceback: exit code 4 for a :class:`GateError` (bad config,
+    suite or checkpoint) or an internal error, 2 for Ctrl-C."""
     try:
         yield
-    except GateError as exc:
-        raise pytest.UsageError(f"mm-gate: {exc}") from None
+    except (KeyboardInterrupt, Exception) as exc:
+        code, line = _fault(config, exc, outputs, stage)
+        if code == pytest.ExitCode.INTERRUPTED:
+            pytest.exit(line, returncode=code)
+        raise pytest.UsageError(line) from None
 
 
 def _controller(config: pytest.Config) -> Controller:
@@ -114,7 +139,7 @@ def _controller(config: pytest.Config) -> Controller:
         accept_baseline_change=_flag(config, "mm_accept_baseline_change") or None, option_prefix=PREFIX,
     )
     html = Path(values["html"]).absolute() if values["html"] else None
-    with _usage_errors():
+    with _usage_errors(config, "while checking the config and the golden suites"):
         return Controller.create(Path(values["thresholds"] or "thresholds.yaml"), overrides,
                                  bool(config.getoption("mm_update_baseline")), html)
 
@@ -179,12 +204,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(controller.scoring_line())
-        with _usage_errors():
+        with _usage_errors(session.config, "while scoring", controller.outputs()):
             controller.start()
 
 
 class GateItem(pytest.Item):
-    """One (suite, metric, rule) check, named by its id, e.g. ``golden/shapes::clipscore::min``."""
+    """One (suite, metric, rule) check, named by its id, e.g. ``shapes::clipscore::min``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -243,11 +268,19 @@ def _node_names(source: Path, config: pytest.Config) -> dict[str, str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """On the controller: write the reports and a requested baseline; a refused baseline fails the session."""
-    if (controller := _scoring(session.config)) is not None:
+    """On the controller: write the reports and a requested baseline. A refused baseline or an error
+    while writing is exit code 4, Ctrl-C 2; its line ends the terminal summary."""
+    if (controller := _scoring(session.config)) is None:
+        return
+    outputs = controller.outputs()
+    try:
         delivery = controller.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
-        if delivery is not None and delivery.refused is not None:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    except (KeyboardInterrupt, Exception) as exc:
+        session.exitstatus, line = _fault(session.config, exc, outputs, "while writing the reports")
+        controller.lines = (*controller.lines, line)
+        return
+    if delivery is not None and delivery.refused is not None:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa_gate.faults import Outputs
 from qa_gate.handoff import RESULTS_FILE, Handoff, Outcome, load_results, outcomes, save_results
 
 if TYPE_CHECKING:
@@ -74,15 +75,21 @@ class Controller(GateSession):
     @classmethod
     def create(cls, thresholds: Path, overrides: Overrides, update_baseline: bool, html: Path | None) -> Controller:
         """Validate ``thresholds`` and verify its golden suites (no model is loaded)."""
-        from qa_gate.pipeline import prepare
+        from qa_gate.pipeline import check_outputs, prepare
 
-        return cls(prepare(thresholds, overrides), update_baseline, html)
+        prepared = prepare(thresholds, overrides)
+        check_outputs(prepared, html=html, update_baseline=update_baseline)
+        return cls(prepared, update_baseline, html)
 
     def scoring_line(self) -> str:
         """What to print before the model loads."""
         from qa_gate.report.terminal import scoring_line
 
         return scoring_line(self.prepared.config.model, len(self.prepared.suites))
+
+    def outputs(self) -> Outputs:
+        """The files this session may write, as they are now (to say what an interrupt left written)."""
+        return Outputs.of(self.prepared.config, self.html)
 
     def start(self) -> None:
         """Score and judge; every check gets its outcome."""

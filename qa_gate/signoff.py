@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from qa_gate.config.model import Overrides
 from qa_gate.errors import AdapterError, GateError, GoldenError, first_line
-from qa_gate.files import checkpoint_sha256, write_atomic
+from qa_gate.files import write_atomic
 from qa_gate.gitrepo import (
     GitFailed,
     GitUnavailable,
@@ -184,6 +184,7 @@ def verify(thresholds: Path, tag: str, overrides: Overrides = Overrides(), resco
     The checkpoint is the recorded one, relative to the thresholds folder, unless
     ``overrides.checkpoint`` names another (relative to the current directory).
     """
+    from qa_gate.adapters.load import checkpoint_digest
     from qa_gate.golden.suite import load_suite
 
     if not tolerance >= 0:
@@ -192,7 +193,7 @@ def verify(thresholds: Path, tag: str, overrides: Overrides = Overrides(), resco
     base, cp = Path(thresholds).absolute().parent, record.checkpoint
     candidate = (Path.cwd() if overrides.checkpoint else base) / Path(overrides.checkpoint or cp.checkpoint)
     location = str(candidate.resolve()) if candidate.exists() else overrides.checkpoint or cp.checkpoint
-    now = checkpoint_sha256(location)
+    now = checkpoint_digest(overrides.adapter or cp.adapter, location)
     if now.startswith("unhashed:") and not cp.sha256.startswith("unhashed:"):
         now = f"missing ({location})"
     items = [VerifyItem(f"checkpoint {cp.checkpoint} sha256", now == cp.sha256, cp.sha256, now)]

@@ -1,13 +1,36 @@
-"""The sha256 of checkpoint files and folders: content, not names alone."""
+"""Files on disk: the sha256 of checkpoints (content, not names alone), the writer's lock, the temporary
+files a killed writer leaves, and the check that a path can be written."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from support.unprivileged import unprivileged_prefix
 
-from qa_gate.files import checkpoint_sha256
+from qa_gate.files import FileBusy, checkpoint_sha256, file_lock, lock_path, stale_temps, unwritable, write_atomic
+
+KILLED_WRITER = """
+import os, sys
+from pathlib import Path
+from qa_gate.files import write_atomic
+os.replace = lambda src, dst: os.kill(os.getpid(), 9)  # SIGKILL between the fsync and the rename
+write_atomic(Path(sys.argv[1]), b"new content")
+"""
+HOLDER = """
+import sys, time
+from pathlib import Path
+from qa_gate.files import file_lock
+with file_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
 
 
 def _checkpoint_folder(root: Path) -> Path:
@@ -63,3 +86,79 @@ def test_file_hash_is_its_sha256(tmp_path: Path) -> None:
 
 def test_location_not_on_disk_is_recorded_by_name() -> None:
     assert checkpoint_sha256("openai/clip-vit-base-patch32") == "unhashed:openai/clip-vit-base-patch32"
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """A child process holding ``path``'s lock for ``seconds``, started once it holds it."""
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "locked\n"
+    return child
+
+
+def test_a_killed_writer_leaves_a_temporary_file_that_stale_temps_finds(tmp_path: Path) -> None:
+    target = tmp_path / "baseline.json"
+    target.write_bytes(b"old content")
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert target.read_bytes() == b"old content"  # readers still see the whole old file
+    (leftover,) = stale_temps(target)
+    assert leftover.name.startswith(".baseline.json.") and leftover.name.endswith(".tmp")
+    assert leftover.read_bytes() == b"new content"
+    assert stale_temps(tmp_path / "other.json") == []
+
+
+def test_a_held_lock_makes_a_second_writer_give_up_naming_the_holder(tmp_path: Path) -> None:
+    target = tmp_path / "baseline.json"
+    child = _hold_lock(target, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(FileBusy) as err, file_lock(target, timeout=0.3):
+            pass
+        assert time.monotonic() - started >= 0.3  # it waited before giving up
+        message = str(err.value)
+        assert f"process {child.pid} is writing it" in message and str(lock_path(target)) in message
+        assert "\n" not in message
+    finally:
+        child.kill()
+        child.wait()
+    # the OS released the killed holder's lock; its lock file is left, and does not block
+    assert lock_path(target).exists()
+    with file_lock(target, timeout=0.3):
+        assert lock_path(target).read_text().strip() == str(os.getpid())
+    assert not lock_path(target).exists()  # removed on release
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    target = tmp_path / "baseline.json"
+    child = _hold_lock(target, 0.5)
+    started = time.monotonic()
+    with file_lock(target, timeout=10):
+        waited = time.monotonic() - started
+    child.wait()
+    assert child.returncode == 0 and waited >= 0.3
+
+
+def test_unwritable_paths_say_why(tmp_path: Path) -> None:
+    regular = tmp_path / "report.md"
+    regular.write_text("a file\n")
+    assert unwritable(tmp_path / "new" / "deeper" / "report.md") is None  # write_atomic creates the folders
+    assert unwritable(regular) is None
+    assert unwritable(tmp_path) == f"{tmp_path} is a folder, not a file"
+    assert unwritable(regular / "out.md") == f"{regular} is a file, not a folder"
+    assert unwritable(regular / "a" / "b.md") == f"{regular} is a file, not a folder"
+    with pytest.raises(OSError):  # what write_atomic itself would meet there
+        write_atomic(regular / "out.md", b"x")
+
+
+def test_a_read_only_folder_is_unwritable(tmp_path: Path) -> None:
+    folder = tmp_path / "baselines"
+    folder.mkdir()
+    (folder / "baseline.json").write_text("{}\n")
+    code = "import sys; from qa_gate.files import unwritable; print(unwritable(sys.argv[1]), unwritable(sys.argv[2]))"
+    folder.chmod(0o555)
+    try:
+        done = subprocess.run([*unprivileged_prefix(), sys.executable, "-c", code, str(folder / "baseline.json"),
+                               str(folder / "sub" / "new.json")], capture_output=True, text=True, check=True)
+    finally:
+        folder.chmod(0o755)
+    assert done.stdout.split("\n")[0] == f"the folder {folder} is not writable the folder {folder} is not writable"

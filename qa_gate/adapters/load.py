@@ -68,7 +68,7 @@ def load_model(model: ModelConfig, device: torch.device, demands: Sequence[Deman
     chosen, refused = choose(demands, offer.serves)
     _refuse(model, offer.description, refused)
     built = offer.load(chosen or offer.serves[:1])
-    return LoadedModel(_info(model, built.name), encoder=built.encoder, captioner=built.captioner,
+    return LoadedModel(_info(model, built), encoder=built.encoder, captioner=built.captioner,
                        answerer=built.answerer, classifier=built.classifier)
 
 
@@ -118,7 +118,7 @@ def load_encoder(model: ModelConfig, device: torch.device,
         raise AdapterError(f"model.checkpoint: '{model.checkpoint}' is {offer.description}; {expected}")
     built: Built = offer.load((ENCODER,))
     assert built.encoder is not None  # a backend that serves an encoder loads it
-    return built.encoder, _info(model, built.name)
+    return built.encoder, _info(model, built)
 
 
 def load_scorer(scorer: ModelConfig, device: torch.device) -> tuple[ImageTextEncoder, CheckpointInfo]:
@@ -139,5 +139,20 @@ def scorer_id(info: CheckpointInfo) -> str:
         else f"{info.model_name}@{digest}"
 
 
-def _info(model: ModelConfig, name: str) -> CheckpointInfo:
-    return CheckpointInfo(model.adapter, model.checkpoint, checkpoint_sha256(model.checkpoint), name)
+def checkpoint_digest(adapter: str, location: str) -> str:
+    """The sha256 results record for the checkpoint at ``location``, computed without loading it: an
+    open_clip folder's leaves out the weights files open_clip does not read; anything else is
+    ``checkpoint_sha256`` (a file, a folder's files, or ``unhashed:<name>``)."""
+    if adapter == "open_clip":
+        from qa_gate.adapters.open_clip_source import folder_digest
+
+        digest = folder_digest(location)
+        if digest is not None:
+            return digest
+    return checkpoint_sha256(location)
+
+
+def _info(model: ModelConfig, built: Built) -> CheckpointInfo:
+    """What results record of the checkpoint: the hash of what the backend loaded, else of the location."""
+    digest = built.sha256 if built.sha256 is not None else checkpoint_sha256(model.checkpoint)
+    return CheckpointInfo(model.adapter, model.checkpoint, digest, built.name)

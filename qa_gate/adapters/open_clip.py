@@ -1,30 +1,32 @@
-"""open_clip backend: a local-dir checkpoint, a weights file plus architecture, or a pretrained tag."""
+"""open_clip backend: a local-dir checkpoint, a weights file plus architecture, or a pretrained tag.
+
+What is loaded, and what its sha256 covers, is decided in ``qa_gate.adapters.open_clip_source``.
+A folder's or a file's weights are loaded here rather than by open_clip, into the model open_clip
+builds from the config, so that weights which leave any of the model's parameters unset (open_clip
+would initialise them at random, or the whole model when it finds no weights) are refused, naming
+the first missing one. A download (``hf-hub:``, a pretrained tag) is loaded by open_clip, which is
+told to require its weights.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 import pickle
-import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.adapters.open_clip_source import Source, resolve
 from qa_gate.adapters.protocols import ENCODER, Built
 from qa_gate.config.model import ModelConfig
-from qa_gate.errors import AdapterError, did_you_mean, first_line
+from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
 
 if TYPE_CHECKING:
     import torch
     from PIL.Image import Image
-
-CONFIG_FILE = "open_clip_config.json"
-_MODEL_CFG_KEYS = ("embed_dim", "vision_cfg", "text_cfg")
-# preprocess_cfg keys of a config .json -> create_model_and_transforms overrides (size comes from the model)
-_PREPROCESS_ARGS = {"mean": "image_mean", "std": "image_std", "interpolation": "image_interpolation",
-                    "resize_mode": "image_resize_mode"}
-
 
 class OpenClipEncoder:
     """An open_clip model with its own validation transform and tokenizer."""
@@ -44,93 +46,77 @@ class OpenClipEncoder:
         return self.model.encode_text(self.tokenizer(list(texts)).to(self.device))
 
 
-def _model_args(model: ModelConfig) -> tuple[str, str | None, dict[str, Any]]:
-    """The (model_name, pretrained) pair open_clip's factory takes, and preprocessing overrides."""
-    checkpoint = Path(model.checkpoint)
-    if checkpoint.is_dir():
-        if not (checkpoint / CONFIG_FILE).is_file():
-            raise AdapterError(
-                f"model.checkpoint: folder '{checkpoint}' has no {CONFIG_FILE}; an open_clip "
-                "checkpoint folder needs its model config beside the weights"
-            )
-        return f"local-dir:{checkpoint}", None, {}
-    name = model.model_name
-    if model.checkpoint.startswith(("hf-hub:", "local-dir:")):
-        return model.checkpoint, None, {}
-    if name is None:
-        raise AdapterError(
-            f"model.model_name: the open_clip checkpoint '{model.checkpoint}' needs its architecture "
-            "(model_name, e.g. ViT-B-32, or a path to a model config .json)"
-        )
-    preprocess: dict[str, Any] = {}
-    if name.endswith(".json"):
-        name, preprocess = _register_config(name)
-    else:
-        open_clip = import_backend("open_clip", "open_clip_torch")
-        known = open_clip.list_models()
-        if name.replace("/", "-") not in known:
-            raise AdapterError(
-                f"model.model_name: '{name}' is not an open_clip architecture{did_you_mean(name, known)}; "
-                "expected a name from open_clip.list_models() or a path to a model config .json"
-            )
-    pretrained = model.pretrained or model.checkpoint
-    return name, pretrained, preprocess
+class _NotRandom(logging.Filter):
+    """Drops open_clip's "initialized randomly" warning for a model whose weights the gate loads next."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
 
 
-def _register_config(path_text: str) -> tuple[str, dict[str, Any]]:
-    """Register a model config .json with open_clip under its file stem.
-
-    Takes a plain model config (``embed_dim``, ``vision_cfg``, ``text_cfg``: what
-    ``open_clip.add_model_config`` reads) or an ``open_clip_config.json``-style file
-    (``{"model_cfg": ..., "preprocess_cfg": ...}``), whose model config is registered
-    and whose mean, std, interpolation and resize mode become preprocessing overrides.
-    """
-    open_clip = import_backend("open_clip", "open_clip_torch")
-    path = Path(path_text)
-    if not path.is_file():
-        raise AdapterError(f"model.model_name: model config '{path_text}' does not exist")
+@contextmanager
+def _quiet_random_init() -> Iterator[None]:
+    root, quiet = logging.getLogger(), _NotRandom()
+    root.addFilter(quiet)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdapterError(f"model.model_name: model config '{path_text}' is not readable JSON: {exc}") from None
-    wrapped = isinstance(data, dict) and isinstance(data.get("model_cfg"), dict)
-    model_cfg = data["model_cfg"] if wrapped else data
-    missing = [key for key in _MODEL_CFG_KEYS if not isinstance(model_cfg, dict) or key not in model_cfg]
-    if missing:
-        raise AdapterError(
-            f"model.model_name: '{path_text}' is not an open_clip model config (it lacks "
-            f"{', '.join(missing)}); expected {', '.join(_MODEL_CFG_KEYS)} at the top level or "
-            f"under 'model_cfg' as in {CONFIG_FILE}"
-        )
-    if wrapped:  # add_model_config reads only plain model configs: register a plain copy
-        with tempfile.TemporaryDirectory() as folder:
-            plain = Path(folder) / path.name
-            plain.write_text(json.dumps(model_cfg), encoding="utf-8")
-            open_clip.add_model_config(plain)
-    else:
-        open_clip.add_model_config(path)
-    given = data.get("preprocess_cfg") if wrapped else None
-    preprocess = {arg: given[key] for key, arg in _PREPROCESS_ARGS.items()
-                  if isinstance(given, dict) and given.get(key) is not None}
-    return path.stem, preprocess
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
-def load_open_clip(model: ModelConfig, device: torch.device) -> tuple[OpenClipEncoder, str]:
-    """Build the model, load weights safely (safetensors or ``weights_only``), set eval mode."""
+def _detail(exc: BaseException) -> str:
+    """The first line of ``exc`` that says something (torch's state_dict errors open with a heading)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return next((line for line in lines if not line.endswith(":")), first_line(exc))
+
+
+def load_open_clip(model: ModelConfig, device: torch.device) -> tuple[OpenClipEncoder, Source]:
+    """Build the model, load weights safely (safetensors or ``weights_only``) and whole, set eval mode."""
     open_clip = import_backend("open_clip", "open_clip_torch")
-    name, pretrained, overrides = _model_args(model)
+    source = resolve(model)
+    weights_only = not model.allow_pickle
     try:
-        net, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, weights_only=not model.allow_pickle, **overrides
-        )
-        tokenizer = open_clip.get_tokenizer(name)
+        if source.weights is None:  # a download: open_clip loads it, and must
+            net, _, preprocess = open_clip.create_model_and_transforms(
+                source.name, pretrained=source.pretrained, device=device, weights_only=weights_only,
+                require_pretrained=True, **source.overrides)
+        else:
+            with _quiet_random_init():
+                net, _, preprocess = open_clip.create_model_and_transforms(
+                    source.name, load_weights=False, pretrained_text=False, device=device, **source.overrides)
+        tokenizer = open_clip.get_tokenizer(source.name)
     except pickle.UnpicklingError as exc:
         raise _pickle_refused(model.checkpoint, exc) from None
-    except (RuntimeError, ValueError, FileNotFoundError, OSError) as exc:
-        raise AdapterError(f"model.checkpoint: open_clip could not load '{model.checkpoint}': {exc}") from None
+    except Exception as exc:
+        raise AdapterError(f"model.checkpoint: open_clip could not load '{model.checkpoint}': "
+                           f"{type(exc).__name__}: {_detail(exc)}") from exc
+    if source.weights is not None:
+        load_weights(net, source.weights, weights_only)
     net.eval()
-    shown = f"local-dir:{Path(model.checkpoint).name}" if name.startswith("local-dir:") else name
-    return OpenClipEncoder(net, preprocess, tokenizer, device), f"open_clip:{shown}"
+    return OpenClipEncoder(net, preprocess, tokenizer, device), source
+
+
+def load_weights(net: Any, weights: Path, weights_only: bool) -> None:
+    """Load ``weights`` into ``net`` as open_clip does, refusing a file that cannot be read and weights
+    that do not cover every parameter and buffer of the model (or that it has no place for)."""
+    open_clip = import_backend("open_clip", "open_clip_torch")
+    try:
+        result = open_clip.load_checkpoint(net, str(weights), strict=False, weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        raise _pickle_refused(str(weights), exc) from None
+    except Exception as exc:  # SafetensorError (a truncated file), torch's zip errors, shape mismatches
+        raise AdapterError(f"model.checkpoint: open_clip could not load the weights file '{weights}': "
+                           f"{type(exc).__name__}: {_detail(exc)}") from exc
+    missing = sorted(getattr(result, "missing_keys", None) or ())  # a big_vision .npz reports nothing
+    unexpected = sorted(getattr(result, "unexpected_keys", None) or ())
+    total = len(net.state_dict())
+    if missing:
+        raise AdapterError(f"model.checkpoint: the weights file '{weights}' lacks {len(missing)} of the model's "
+                           f"{total} weights (first: '{missing[0]}'), which would be random; expected every "
+                           "weight of the architecture its config describes")
+    if unexpected:
+        raise AdapterError(f"model.checkpoint: the weights file '{weights}' holds {len(unexpected)} weights the "
+                           f"model has no place for (first: '{unexpected[0]}'); expected the weights of the "
+                           "architecture its config describes")
 
 
 def _pickle_refused(checkpoint: str, exc: Exception) -> AdapterError:
@@ -152,8 +138,8 @@ class OpenClipOffer:
 
     def load(self, chosen: Collection[str]) -> Built:
         """Load the encoder (the only capability there is)."""
-        encoder, name = load_open_clip(self.model, self.device)
-        return Built(name, encoder=encoder)
+        encoder, source = load_open_clip(self.model, self.device)
+        return Built(f"open_clip:{source.shown}", encoder=encoder, sha256=source.sha256)
 
 
 class OpenClipBackend:

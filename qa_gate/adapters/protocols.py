@@ -43,7 +43,9 @@ class ImageTextEncoder(Protocol):
     """An image-text dual encoder: batches in, one embedding row per input out.
 
     Rows need not be normalised; the runner normalises them. Implementations apply
-    the model's own preprocessing and tokenizer and move inputs to their device.
+    the model's own preprocessing and tokenizer and move inputs to their device. A numpy
+    array or a list of rows is accepted as well as a tensor; every value must be finite,
+    and image and text rows must have one width (``qa_gate.scoring.inputs`` checks).
     """
 
     def encode_images(self, images: Sequence[Image]) -> torch.Tensor:
@@ -110,7 +112,7 @@ class MultilabelClassifier(Protocol):
         ...
 
     def label_scores(self, images: Sequence[Image]) -> torch.Tensor:
-        """``[len(images), len(labels)]`` scores in [0, 1]."""
+        """``[len(images), len(labels)]`` finite scores in [0, 1] (a tensor, array or list of rows)."""
         ...
 
 
@@ -128,6 +130,9 @@ class Built:
     captioner: ImageCaptioner | None = None
     answerer: VisualQuestionAnswerer | None = None
     classifier: MultilabelClassifier | None = None
+    sha256: str | None = None
+    """The hash of what was loaded, when the backend knows it (an open_clip folder leaves out the
+    weights files it does not read); ``None``: the checkpoint location is hashed whole."""
 
 
 class Offer(Protocol):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from qa_gate.baseline.changes import BaselineChange, Changes, GoldenChange, HistoryPoint
 from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.run_json import dumps, run_from_json
+from qa_gate.baseline.run_json import UnreadableBaseline, dumps, run_from_json
 from qa_gate.errors import BaselineError
 from qa_gate.gitrepo import (
     GitFailed,
@@ -167,13 +167,14 @@ class GitBaselineStore:
     @staticmethod
     def _parse(data: bytes, source: str) -> RunResult:
         if data.startswith(_LFS_POINTER):
-            raise BaselineError(f"{source}: is a Git LFS pointer; keep the baseline out of LFS")
+            raise UnreadableBaseline(f"{source}: is a Git LFS pointer; keep the baseline out of LFS")
         try:
             parsed = json.loads(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise BaselineError(f"{source}: not UTF-8 text ({exc})") from None
+            raise UnreadableBaseline(f"{source}: not UTF-8 text ({exc})") from None
         except json.JSONDecodeError as exc:
-            raise BaselineError(f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise UnreadableBaseline(f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                                     f"{exc.msg}") from None
         return run_from_json(parsed, source)
 
     def read(self) -> RunResult | None:

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_gate.baseline.changes import HistoryPoint
+from qa_gate.baseline.run_json import UnreadableBaseline
 from qa_gate.baseline.store import open_store
 from qa_gate.config.model import GateConfig
 from qa_gate.results import RunResult
 
 HISTORY = 10
+WAY_OUT = ("to replace it, record a new baseline (mm-gate baseline update, or pytest --mm-gate "
+           "--mm-update-baseline); if that is not the baseline file, fix baseline.path or the baseline option")
+"""What an error about a corrupt baseline suggests: a baseline update replaces a file it cannot read."""
 
 
 @dataclass(frozen=True)
@@ -24,16 +28,29 @@ class BaselineContext:
     history: tuple[HistoryPoint, ...] = ()
 
 
-def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: int = HISTORY) -> BaselineContext:
+def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: int = HISTORY, *,
+                     replacing: bool = False) -> BaselineContext:
     """The target branch's baseline (at the merge-base) inside git; the file otherwise.
 
     ``--mm-baseline PATH`` always means the file. In git, a baseline or golden suite
     changed by the change under test is reported, and the change's own baseline is
-    used only with ``--mm-accept-baseline-change``.
+    used only with ``--mm-accept-baseline-change``. A baseline that cannot be parsed
+    stops the run with a way out, unless the run is ``replacing`` it (a baseline update of a
+    ``.json`` file): then the run goes on without one and says so.
     """
     store = open_store(config)
-    baseline = store.read()
-    changes = store.changes(list(suite_paths))
+    try:
+        baseline = store.read()
+        changes = store.changes(list(suite_paths))
+    except UnreadableBaseline as exc:
+        if not replacing:
+            raise UnreadableBaseline(f"{exc}; {WAY_OUT}") from None
+        if config.baseline_path.suffix.lower() != ".json":  # more likely a wrong path than a corrupt baseline
+            raise UnreadableBaseline(f"{exc}; not replaced: a baseline update replaces an unreadable baseline "
+                                     "only when its name ends in .json; fix baseline.path or the baseline option, "
+                                     "or delete the file") from None
+        note = f"The stored baseline cannot be read ({exc}); this baseline update replaces it."
+        return BaselineContext(store.describe(), None, (note,))
     notes: list[str] = []
     if changes.baseline is not None:
         notes.append(changes.baseline.summary())

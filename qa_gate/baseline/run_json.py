@@ -22,6 +22,10 @@ FORMAT = "qa-gate-baseline"
 VERSION = 1
 
 
+class UnreadableBaseline(BaselineError):
+    """A stored baseline that exists but cannot be read or parsed; a baseline update replaces it."""
+
+
 def run_to_json(run: RunResult) -> dict[str, Any]:
     """A stored baseline: aggregates, per-sample statistics, fingerprints, environment.
 
@@ -59,11 +63,12 @@ def run_to_json(run: RunResult) -> dict[str, Any]:
 
 
 def run_from_json(data: Any, source: str) -> RunResult:
-    """Parse a stored baseline; ``BaselineError`` naming ``source`` when it is malformed."""
+    """Parse a stored baseline; :class:`UnreadableBaseline` naming ``source`` when it is malformed."""
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-        raise BaselineError(f"{source}: not a qa_gate baseline (expected \"format\": \"{FORMAT}\")")
+        raise UnreadableBaseline(f"{source}: not a qa_gate baseline (expected \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
-        raise BaselineError(f"{source}: baseline version {data.get('version')!r} is not supported (expected {VERSION})")
+        raise UnreadableBaseline(f"{source}: baseline version {data.get('version')!r} is not supported "
+                                 f"(expected {VERSION})")
     try:
         suites = tuple(_suite_from_json(name, body) for name, body in data["suites"].items())
         return RunResult(
@@ -73,8 +78,7 @@ def run_from_json(data: Any, source: str) -> RunResult:
             created=str(data["created"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BaselineError(f"{source}: malformed baseline ({type(exc).__name__}: {exc}); "
-                            "record a new one with --mm-update-baseline") from None
+        raise UnreadableBaseline(f"{source}: malformed baseline ({type(exc).__name__}: {exc})") from None
 
 
 def _suite_from_json(name: str, body: Mapping[str, Any]) -> SuiteResult:

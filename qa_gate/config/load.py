@@ -12,7 +12,9 @@ from typing import Any
 
 from qa_gate.config.entries import MODEL_CHECKS, metric_entry
 from qa_gate.config.model import (
+    DEFAULT_MAX_PIXELS,
     FLOOR_KINDS,
+    PILLOW_MAX_PIXELS,
     GateConfig,
     MetricConfig,
     ModelConfig,
@@ -42,7 +44,8 @@ from qa_gate.metrics.registry import metric_names
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 DEFAULT_BASELINE = "baselines/baseline.json"
 SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_TOP_KEYS = ("version", "model", "scorer", "gate", "baseline", "report", "suites")
+_TOP_KEYS = ("version", "model", "scorer", "gate", "golden", "baseline", "report", "suites")
+_GOLDEN_KEYS = ("max_pixels",)
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
                "batch_size", "allow_pickle", "options")
 _SCORER_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "allow_pickle", "options")
@@ -81,6 +84,7 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         raise (where / "version").error(
             f"expected a supported format version ({supported}), got {got}")
     gate = _gate(data.get("gate"), where / "gate", overrides)
+    max_pixels = _golden(data.get("golden"), where / "golden")
     model = _model(data.get("model"), where / "model", base, overrides)
     baseline = _section_path(data, "baseline", where, base, overrides, ("path", "ref"))
     report = _section_path(data, "report", where, base, overrides)
@@ -106,7 +110,22 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         accept_baseline_change=accept is not None and flag(
             accept, _option("accept_baseline_change", overrides), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
+        max_pixels=max_pixels,
     )
+
+
+def _golden(raw: Any, where: Where) -> int:
+    """The ``golden`` section: ``max_pixels``, the most pixels one golden image may have."""
+    data = {} if raw is None else mapping(raw, where, "a mapping with 'max_pixels'")
+    check_keys(data, where, _GOLDEN_KEYS)
+    if "max_pixels" not in data:
+        return DEFAULT_MAX_PIXELS
+    value = integer(data["max_pixels"], where / "max_pixels", minimum=1)
+    if value > PILLOW_MAX_PIXELS:
+        raise (where / "max_pixels").error(
+            f"expected at most {PILLOW_MAX_PIXELS} (Pillow refuses larger images as decompression bombs), "
+            f"got {value}")
+    return value
 
 
 def _scorer(raw: Any, where: Where, base: Path) -> ModelConfig:

@@ -20,6 +20,10 @@ ADAPTERS: tuple[str, ...] = ("open_clip", "transformers")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 USER_ADAPTER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+DEFAULT_MAX_PIXELS = 40_000_000
+"""``golden.max_pixels``: the most pixels (width x height) one golden image may have (40 MP)."""
+PILLOW_MAX_PIXELS = 178_956_970
+"""Pillow's own decompression-bomb limit (``2 * Image.MAX_IMAGE_PIXELS``): ``golden.max_pixels`` cannot exceed it."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class GateConfig:
     baseline_explicit: bool = False
     scorer: ModelConfig | None = None
     """A fixed dual encoder that scores generated captions (``caption: generated``); runs on the model's device."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """``golden.max_pixels``: a golden image with more pixels is refused when it is opened, before decoding."""
 
 
 @dataclass(frozen=True)

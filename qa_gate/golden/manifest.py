@@ -22,6 +22,7 @@ to quote it: converting it back could not give what was written.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,21 @@ class Sample:
                          self.question, self.answers, self.choices, self.labels, self.text))
 
 
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+"""Unicode categories an id may not hold: control, format (zero-width, bidi), surrogate, private-use,
+unassigned, line and paragraph separators: ids differing only by such a character would look alike."""
+
+
+def id_problem(sample_id: str) -> str | None:
+    """Why ``sample_id`` is refused (it holds a control or invisible character), as the end of a message."""
+    for position, char in enumerate(sample_id):
+        if unicodedata.category(char) in REFUSED_CATEGORIES:
+            name = unicodedata.name(char, "a control character")
+            return (f"holds U+{ord(char):04X} {name} at position {position}; expected an id without control, "
+                    "format or zero-width characters (ids are compared after NFC normalisation)")
+    return None
+
+
 def show(value: object) -> str:
     """A bad value as an error message shows it: short repr (a YAML number as written) and type."""
     text = getattr(value, "written", None) or repr(value)
@@ -207,9 +223,15 @@ def parse_sample(i: int, entry: Any, labels: tuple[str, ...] | None, problems: P
         if raw_id is _REFUSED:
             return None
     sample_id = None if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) else str(raw_id)
+    invisible = None if sample_id is None else id_problem(sample_id)
     if not sample_id or not sample_id.strip():
         problems.add(f"{where}: field 'id' must be a non-empty string, got {show(raw_id)}")
+        sample_id = None
+    elif invisible is not None:
+        problems.add(f"{where}: id {sample_id!r} {invisible}")
+        sample_id = None
     else:
+        sample_id = unicodedata.normalize("NFC", sample_id)
         where, label = f"{MANIFEST}: sample {sample_id!r} (samples[{i}])", f"sample {sample_id!r}"
         if sample_id in seen:
             problems.add(f"{where}: duplicate id {sample_id!r}, already used by samples[{seen[sample_id]}]; "

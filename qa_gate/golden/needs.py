@@ -15,7 +15,8 @@ from qa_gate.metrics.vqa import ANSWERS_PER_QUESTION
 def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
     """Refuse, naming the suite and sample, any sample that lacks a field a configured metric reads
     (or holds it in a form the metric cannot score: not 10 answers, an empty reference, VQA choices
-    none of which matches a human answer)."""
+    none of which matches a human answer), then a suite the metric cannot judge as a whole
+    (zero-shot top-k over k classes or fewer)."""
     for metric_cfg in suite_cfg.metrics:
         metric = get_metric(metric_cfg.name)
         for field in metric.needs_for(metric_cfg.params):
@@ -27,6 +28,10 @@ def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
                 _refuse(suite, suite_cfg.name, sample, metric_cfg.name, _problem(sample, field))
         for sample in suite.samples:  # after the fields: a sample here carries every field the metric reads
             _refuse(suite, suite_cfg.name, sample, metric_cfg.name, metric.sample_problem(sample, metric_cfg.params))
+        problem = metric.suite_problem(suite.samples, metric_cfg.params)
+        if problem:
+            raise GoldenError(f"{suite_hint(suite)}: suite '{suite_cfg.name}' {problem}, which metric "
+                              f"'{metric_cfg.name}' (suites.{suite_cfg.name}.metrics) needs")
 
 
 def _refuse(suite: Suite, suite_name: str, sample: Sample, metric: str, problem: str | None) -> None:

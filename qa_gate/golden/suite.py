@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.config.model import DEFAULT_MAX_PIXELS
 from qa_gate.errors import GoldenError
 from qa_gate.files import file_sha256
 from qa_gate.golden.manifest import MANIFEST, Sample, as_written, parse_manifest
@@ -42,6 +43,8 @@ class Suite:
     samples: tuple[Sample, ...]
     labels: tuple[str, ...] = ()
     """The manifest's label set (multilabel suites); empty when it declares none."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """``golden.max_pixels``: :func:`open_image` refuses an image with more pixels, before decoding it."""
 
 
 class _Problems:
@@ -209,8 +212,9 @@ def listing_fingerprint(listed: Mapping[str, str]) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
 
-def load_suite(path: Path, name: str | None = None) -> Suite:
-    """Load a suite, verifying its manifest, image paths and every file's sha256 (one error lists all problems)."""
+def load_suite(path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Suite:
+    """Load a suite, verifying its manifest, image paths and every file's sha256 (one error lists all problems);
+    its images will open only up to ``max_pixels`` (``golden.max_pixels``)."""
     root, problems = _open_root(path)
     if not (root / HASHES).is_file():
         raise GoldenError(f"{problems.where}: missing {HASHES}; run: mm-gate golden hash {problems.where}")
@@ -218,15 +222,32 @@ def load_suite(path: Path, name: str | None = None) -> Suite:
     samples, labels = _parse(root, problems)
     _compare(listed, _walk(root, problems), samples, root, problems)
     problems.raise_if_any()
-    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples), labels)
+    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples), labels, max_pixels)
 
 
-def _decode(path: Path, rgb: bool = True) -> Image.Image:
+class _TooLarge(Exception):
+    """An image over ``golden.max_pixels``, found from its header before decoding; the text says its size."""
+
+
+def _decode(path: Path, rgb: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The decoded image; :class:`_TooLarge` when its header gives more than ``max_pixels`` pixels."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    try:
+        opened = Image.open(path)  # reads the header only
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's own limit (or its
+        raise _TooLarge(f"is larger than Pillow allows ({exc})") from None  # warning made an error by -W error)
+    with opened as image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise _TooLarge(f"is {width}x{height} = {width * height} pixels")
         image.load()
         return image.convert("RGB") if rgb else image
+
+
+def _too_large(sample: Sample, size: _TooLarge, max_pixels: int) -> str:
+    return (f"sample {sample.id!r}: image {sample.image!r} {size}, over golden.max_pixels = {max_pixels}; "
+            "expected a smaller image (downscale it), or raise golden.max_pixels in thresholds.yaml")
 
 
 def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = None) -> Suite:
@@ -236,7 +257,9 @@ def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = N
         problems = _Problems(_display(Path(path)))
         for sample in suite.samples:
             try:
-                _decode(sample.image_path, rgb=False)
+                _decode(sample.image_path, rgb=False, max_pixels=suite.max_pixels)
+            except _TooLarge as size:
+                problems.add(_too_large(sample, size, suite.max_pixels))
             except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for bad data
                 problems.add(f"sample {sample.id!r}: image {sample.image!r} cannot be decoded "
                              f"({type(exc).__name__}: {exc}); expected an image Pillow can read")
@@ -259,12 +282,16 @@ def write_hashes(path: Path) -> Path:
     return target
 
 
-def open_image(sample: Sample) -> Image.Image:
-    """The sample's image converted to RGB (alpha dropped); ``GoldenError`` naming it if undecodable."""
+def open_image(sample: Sample, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The sample's image converted to RGB (alpha dropped); ``GoldenError`` naming the suite folder and the
+    sample if it has more than ``max_pixels`` pixels (checked from the header, before decoding; pass the
+    suite's ``Suite.max_pixels``) or cannot be decoded."""
+    folder = sample.image_path.parents[len(PurePosixPath(sample.image).parts) - 1]
     try:
-        return _decode(sample.image_path)
+        return _decode(sample.image_path, max_pixels=max_pixels)
+    except _TooLarge as size:
+        raise GoldenError(f"{_display(folder)}: {_too_large(sample, size, max_pixels)}") from None
     except Exception as exc:  # Pillow raises many kinds for bad data
-        folder = sample.image_path.parents[len(PurePosixPath(sample.image).parts) - 1]
         raise GoldenError(f"{_display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
                           f"({type(exc).__name__}: {exc}); expected an image Pillow can read") from exc
 

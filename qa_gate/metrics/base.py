@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -72,6 +72,11 @@ class Metric(Generic[InputsT]):
 
     def sample_problem(self, sample: Any, params: Mapping[str, Any]) -> str | None:
         """Why a golden sample that has every field in ``needs`` still cannot be scored (``None`` when it can)."""
+        return None
+
+    def suite_problem(self, samples: Sequence[Any], params: Mapping[str, Any]) -> str | None:
+        """Why a suite whose every sample can be scored still gives no meaningful value (``None`` when it
+        does): zero-shot top-k over k classes or fewer is 1 for any model."""
         return None
 
     def check_params(self, params: Mapping[str, Any]) -> str | None:

@@ -2,8 +2,13 @@
 
 CLIPScore follows Hessel et al. 2021 and the reference code (jmhessel/clipscore):
 ``w * max(cos(image, prefix + caption), 0)`` per sample, then the mean; the clamp is
-per sample. RefCLIPScore is the per-sample harmonic mean of that score and the
-largest raw cosine between the (prefixed) caption and its (prefixed) references.
+per sample. RefCLIPScore is the per-sample harmonic mean ``2ab / (a + b)`` of that score
+``a`` and ``b``, the largest **raw** cosine between the (prefixed) caption and its (prefixed)
+references: as in the reference code, ``b`` is neither clamped nor scaled by ``w``, so a
+negative ``b`` gives a harmonic mean that is no mean of the two. The division is guarded:
+where ``a`` is 0 (the CLIPScore clamped) the value is 0, the harmonic mean's limit, also when
+``b`` is 0 (the reference code gives NaN there); a sum of 0 with ``a > 0`` (``b`` exactly
+``-a``, a pole where the reference code gives an infinity) stops the run naming the samples.
 When the scorer is the checkpoint under test, the definition records
 ``scorer: "candidate"`` rather than its hash, so a new checkpoint stays comparable.
 
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from qa_gate.errors import AdapterError
 from qa_gate.metrics.base import AlignmentInputs, Metric
 
 DEFAULT_PREFIX = "A photo depicts "
@@ -72,10 +78,16 @@ def max_reference_cosine(texts: np.ndarray, refs: np.ndarray, owner: np.ndarray)
 
 
 def harmonic_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise ``2ab / (a + b)``, defined as 0 where ``a + b == 0``."""
+    """Element-wise ``2ab / (a + b)``: 0 where ``a == 0`` (whatever ``b``, so ``a = b = 0`` gives 0), NaN at
+    the pole ``a + b == 0`` with ``a != 0`` (the caller refuses it: :func:`harmonic_mean_poles`)."""
     total = a + b
     safe = np.where(total == 0, 1.0, total)
-    return np.where(total == 0, 0.0, 2.0 * a * b / safe)
+    return np.where(a == 0, 0.0, np.where(total == 0, np.nan, 2.0 * a * b / safe))
+
+
+def harmonic_mean_poles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Indices where ``2ab / (a + b)`` has no value: ``a + b == 0`` with ``a != 0``."""
+    return np.flatnonzero((a + b == 0) & (a != 0))
 
 
 class CLIPScore(_Alignment):
@@ -104,7 +116,8 @@ class RefCLIPScore(_Alignment):
     needs: ClassVar[tuple[str, ...]] = ("caption", "references")
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
-        """The reference definition: references prefixed too, max over references, no clamp."""
+        """The reference definition: references prefixed too, max raw cosine over references (no clamp, no
+        ``w``), harmonic mean 0 where the CLIPScore is 0."""
         return {**super().definition(params, scorer), "references": "max raw cosine, prefixed",
                 "aggregate": "mean"}
 
@@ -114,6 +127,12 @@ class RefCLIPScore(_Alignment):
         clip = clip_scores(inputs.image_embeddings(), texts, params["w"])
         refs, owner = inputs.reference_embeddings(prompt_prefix(params))
         ref = max_reference_cosine(texts, refs, owner)
+        poles = harmonic_mean_poles(clip, ref)
+        if len(poles):
+            first = ", ".join(repr(inputs.sample_ids[i]) for i in poles[:5])
+            raise AdapterError(f"refclipscore: {len(poles)} sample(s) ({first}) have a reference cosine of exactly "
+                               "-CLIPScore, where the harmonic mean 2ab/(a+b) has no value (the reference code "
+                               "gives an infinity); expected embeddings where a + b != 0")
         return np.stack([harmonic_mean(clip, ref), clip, ref], axis=1)
 
 

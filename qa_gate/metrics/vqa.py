@@ -1,27 +1,28 @@
 """VQA accuracy as the official VQA v2 evaluation computes it (DESIGN.md §4).
 
-Reference: GT-Vision-Lab/VQA, ``PythonEvaluationTools/vqaEvaluation/vqaEval.py``
-(master). For each of the 10 human answers, leave it out and score
-``min(1, matches among the other 9 / 3)``; the sample's accuracy is the mean of
-the 10 scores (1 match = 0.3, 2 = 0.6, 3 = 0.9, 4 or more = 1.0). The suite value
-is the mean over samples.
+Reference: GT-Vision-Lab/VQA, ``PythonEvaluationTools/vqaEvaluation/vqaEval.py`` at its
+current master (commit a013f00, "Fixed processing answers bug", 2021-03-11). For each of
+the 10 human answers, leave it out and score ``min(1, matches among the other 9 / 3)``;
+the sample's accuracy is the mean of the 10 scores (1 match = 0.3, 2 = 0.6, 3 = 0.9,
+4 or more = 1.0). The suite value is the mean over samples.
 
 Normalisation, ``normalisation: official`` (the default) reproduces that code:
 
-- the prediction: newlines and tabs become spaces, then ``strip``, then always
-  ``process_punctuation`` and ``process_digit_article`` (lower case, number words
-  to digits, articles dropped, contractions restored);
-- the human answers: only when they are not unanimous, and then only
-  ``process_punctuation`` (the official code assumes the annotation file is
-  already normalised, as VQA v2's is);
+- both the prediction and the human answers: newlines and tabs become spaces, then
+  ``strip``;
+- when the human answers (so cleaned) are **not unanimous**, both sides then go through
+  ``process_punctuation`` and ``process_digit_article`` (lower case, number words to
+  digits, articles dropped, contractions restored);
+- when they are unanimous, neither side is normalised further: ``"two"`` matches ten
+  ``"two"`` (1.0), ``"2"`` or ``"Two"`` does not (0.0);
 - answers compare by exact string equality (case-sensitive).
 
-So an answer set that is not normalised is judged asymmetrically: the prediction
-``"2"`` never matches a human ``"two"``, and unanimous humans who wrote ``"Yes"``
-can never be matched (the prediction is lower-cased, they are not).
-``normalisation: symmetric`` is a documented variant, not the official code:
-both sides are cleaned of newlines, tabs and outer blanks, and both go through
-both steps when (and only when) the humans are not unanimous.
+``normalisation: official-2016`` keeps the revision before that fix (commit 458a8b2,
+2016-10-08, the code on master until 2021): the prediction always went through
+both steps, the human answers only through ``process_punctuation`` and only when not
+unanimous (and were never stripped). It scores 0 when a prediction equals ten unanimous
+human answers that are number words or carry an article (``"two"``, ``"a dog"``). It is
+kept only to reproduce numbers published with that code.
 
 The tables and regular expressions are the official ones, quirks included: the
 period regex's ``(?!<=\\d)`` is a lookahead, not a lookbehind; its ``re.UNICODE``
@@ -43,7 +44,20 @@ from qa_gate.metrics.base import Metric, prompt_problem
 ANSWERS_PER_QUESTION = 10
 RANKING_PROMPT = "{answer}"
 """How a dual encoder ranking candidate answers writes each one (``{question}`` may appear too)."""
-NORMALISATIONS = ("official", "symmetric")
+NORMALISATIONS = ("official", "official-2016")
+RETIRED: Mapping[str, str] = MappingProxyType({
+    "symmetric": "what 'official' now computes (the official code since 2021); write normalisation: official",
+})
+"""Normalisation names that existed once, with what to write instead."""
+RULES: Mapping[str, str] = MappingProxyType({
+    "official": "both sides stripped; both sides punctuation, digits, articles and contractions when the human "
+                "answers are not unanimous, neither when they are",
+    "official-2016": "prediction always; human answers punctuation only, when not unanimous",
+})
+"""What each normalisation does to which side, as the definition records it."""
+REFERENCES: Mapping[str, str] = MappingProxyType({
+    "official": "a013f00 (2021-03-11, master)", "official-2016": "458a8b2 (2016-10-08)"})
+"""The official code's commit each normalisation reproduces."""
 
 CONTRACTIONS: Mapping[str, str] = MappingProxyType({
     "aint": "ain't", "arent": "aren't", "cant": "can't", "couldve": "could've", "couldnt": "couldn't",
@@ -145,21 +159,30 @@ def _clean(text: str) -> str:
     return text.replace("\n", " ").replace("\t", " ").strip()
 
 
+def normalisation_problem(mode: Any) -> str | None:
+    """Why ``mode`` is not a known normalisation (``None`` when it is), as a problem string."""
+    if mode in NORMALISATIONS:
+        return None
+    retired = RETIRED.get(mode) if isinstance(mode, str) else None
+    if retired is not None:
+        return f"normalisation: {mode!r} is {retired}"
+    return f"normalisation: expected {' or '.join(NORMALISATIONS)}, got {mode!r}"
+
+
 def vqa_accuracy(prediction: str, answers: Sequence[str], normalisation: str = "official") -> float:
     """One sample's accuracy: the mean over the 10 leave-one-out subsets of
     ``min(1, matches / 3)``, summed in answer order as the official code does."""
     if normalisation == "official":
+        predicted, humans = _clean(prediction), [_clean(a) for a in answers]
+        if len(set(humans)) > 1:
+            predicted, humans = normalise(predicted), [normalise(a) for a in humans]
+    elif normalisation == "official-2016":
         predicted = normalise(_clean(prediction))
         humans = list(answers)
         if len(set(humans)) > 1:
             humans = [process_punctuation(a) for a in humans]
-    elif normalisation == "symmetric":
-        predicted, humans = _clean(prediction), [_clean(a) for a in answers]
-        if len(set(humans)) > 1:
-            predicted, humans = normalise(predicted), [normalise(a) for a in humans]
     else:
-        raise ValueError(f"normalisation must be one of {', '.join(NORMALISATIONS)}, "
-                         f"got {normalisation!r}")
+        raise ValueError(f"vqa_accuracy: {normalisation_problem(normalisation)}")
     hits = [human == predicted for human in humans]
     total = sum(hits)
     scores = [min(1.0, (total - hit) / 3) for hit in hits]
@@ -179,6 +202,8 @@ class VQAAccuracy(Metric[VQAInputs]):
     """Official VQA v2 accuracy: leave-one-out over 10 human answers, mean over samples."""
 
     name: ClassVar[str] = "vqa_accuracy"
+    version: ClassVar[int] = 2
+    """2: ``official`` follows the official code's 2021 fix (version 1 scored its 2016 revision)."""
     params: ClassVar[Mapping[str, Any]] = {"normalisation": "official", "prompt": RANKING_PROMPT}
     needs: ClassVar[tuple[str, ...]] = ("question", "answers")
     family: ClassVar[str] = "vqa"
@@ -187,9 +212,9 @@ class VQAAccuracy(Metric[VQAInputs]):
     def check_params(self, params: Mapping[str, Any]) -> str | None:
         """``normalisation`` is a known mode; the ranking ``prompt`` places ``{answer}`` (and may place
         ``{question}``)."""
-        mode = params.get("normalisation", self.params["normalisation"])
-        if mode not in NORMALISATIONS:
-            return f"normalisation: expected {' or '.join(NORMALISATIONS)}, got {mode!r}"
+        problem = normalisation_problem(params.get("normalisation", self.params["normalisation"]))
+        if problem is not None:
+            return problem
         return prompt_problem(params.get("prompt", RANKING_PROMPT), "answer", ("answer", "question"))
 
     def sample_problem(self, sample: Any, params: Mapping[str, Any]) -> str | None:
@@ -207,18 +232,16 @@ class VQAAccuracy(Metric[VQAInputs]):
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """The official leave-one-out rule and which normalisation is applied to which side."""
         mode = params.get("normalisation", self.params["normalisation"])
-        rule = ("prediction always; human answers punctuation only, when not unanimous"
-                if mode == "official" else "both sides, both steps, when not unanimous")
+        reference = REFERENCES.get(mode, "")
         return {**super().definition(params, scorer),
-                "reference": "GT-Vision-Lab/VQA vqaEval.py (VQA v2), leave-one-out over 10 answers",
-                "normalisation_rule": rule, "match": "exact string", "aggregate": "mean"}
+                "reference": f"GT-Vision-Lab/VQA vqaEval.py {reference} (VQA v2), leave-one-out over 10 answers",
+                "normalisation_rule": RULES.get(mode, ""), "match": "exact string", "aggregate": "mean"}
 
     def per_sample(self, inputs: VQAInputs, params: Mapping[str, Any]) -> np.ndarray:
         """One column: each sample's accuracy in [0, 1]."""
         mode = params.get("normalisation", self.params["normalisation"])
         if mode not in NORMALISATIONS:
-            raise ValueError(f"vqa_accuracy: normalisation must be one of "
-                             f"{', '.join(NORMALISATIONS)}, got {mode!r}")
+            raise ValueError(f"vqa_accuracy: {normalisation_problem(mode)}")
         ids = inputs.sample_ids
         predictions, answers = list(inputs.predictions()), list(inputs.answers())
         if len(predictions) != len(ids) or len(answers) != len(ids):

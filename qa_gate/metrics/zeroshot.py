@@ -7,8 +7,10 @@ Definitions (they go into every metric's fingerprint):
 - The score of a class is the cosine between the image and the class embedding (float64).
 - The true class's rank is ``1 + number of other classes scoring >= it`` (**ties: pessimistic,
   a tie counts against the model**; scores within ``TIE_TOL`` = 1e-9 count as ties, as in
-  retrieval). Top-k is a hit when that rank is ``<= k``; with fewer than k classes every
-  sample is a top-k hit (top-5 over 3 classes is 1).
+  retrieval). Top-k is a hit when that rank is ``<= k``. With k classes or fewer every sample
+  would be a hit whatever the model (top-5 over 3 classes is 1), so such a suite is refused
+  before any model loads (``suite_problem``): top-k needs more than k classes, top-1 and mean
+  per-class recall at least 2.
 - Mean per-class recall: the mean, over the classes present among the (resampled) samples,
   of the fraction of that class's samples that are top-1 hits. Rows are ``[hit, label]``,
   so a resample that drops a class skips it. Without ties this is scikit-learn's
@@ -131,6 +133,20 @@ class _ZeroShot(Metric[ZeroShotInputs]):
     needs: ClassVar[tuple[str, ...]] = ("tag:{label_tag}",)
     family: ClassVar[str] = "zeroshot"
     statistic: ClassVar[str]
+    k: ClassVar[int] = 1
+    """The rank within which a sample is a hit (1 for top-1 and mean per-class recall)."""
+
+    def suite_problem(self, samples: Sequence[Any], params: Mapping[str, Any]) -> str | None:
+        """Refuses a suite with ``k`` classes or fewer (the values of ``label_tag``): every sample would
+        rank its class within the top ``k`` whatever the model."""
+        tag = params.get("label_tag", self.params["label_tag"])
+        classes = sorted({sample.tags[tag] for sample in samples if tag in sample.tags})
+        if len(classes) > self.k:
+            return None
+        shown = ", ".join(repr(c) for c in classes[:10]) + (", ..." if len(classes) > 10 else "")
+        return (f"has {len(classes)} class{'es' if len(classes) != 1 else ''} (values of tag {tag!r}: {shown}), "
+                f"so every sample ranks its class within the top {self.k} whatever the model and the value is "
+                f"always 1; expected at least {self.k + 1} classes")
 
     def definition(self, params: Mapping[str, Any], scorer: str) -> dict[str, Any]:
         """Templates, class embedding, ties and the statistic."""
@@ -146,7 +162,6 @@ class _ZeroShot(Metric[ZeroShotInputs]):
 
 class _TopK(_ZeroShot):
     columns: ClassVar[tuple[str, ...]] = ("hit", "rank")
-    k: ClassVar[int]
 
     def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns ``[1 when the true class ranks within k, its rank]``."""
@@ -161,7 +176,7 @@ class ZeroShotTop1(_TopK):
 
 
 class ZeroShotTop5(_TopK):
-    """Top-5 accuracy: mean over samples (1 with fewer than 5 classes)."""
+    """Top-5 accuracy: mean over samples (a suite of 5 classes or fewer is refused)."""
     name, k, statistic = "zeroshot_top5", 5, "top-5 accuracy, mean over samples; 1 with < 5 classes"
 
 

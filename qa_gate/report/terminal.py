@@ -20,6 +20,7 @@ def verdict_lines(verdict: Verdict) -> Sequence[str]:
     skipped = f", {len(verdict.skipped)} skipped" if verdict.skipped else ""
     lines = [f"mm-gate verdict: {'PASSED' if verdict.passed else 'FAILED'}"
              f" ({len(verdict.failures)} of {len(verdict.checks)} checks failed{skipped})"]
+    lines.extend(f"  CAUTION: {c}" for c in verdict.cautions)
     lines.extend(f"  CHANGE: {c}" for c in verdict.changes)
     lines.append(f"  {'status':<12} {'check':<{width}} {'value':>8} {'baseline':>9} {'delta':>8}  rule")
     ordered = sorted(verdict.checks, key=lambda c: not c.status.failed)

@@ -81,7 +81,7 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class SkippedRow:
-    """A metric the run could not compute: ``golden/captions::meteor``, its skipped checks and why."""
+    """A metric the run could not compute: ``captions::meteor``, its skipped checks and why."""
 
     id: str
     checks: int
@@ -176,6 +176,8 @@ class ReportView:
     environment: tuple[tuple[Any, Any], ...]
     skipped: tuple[SkippedRow, ...] = ()
     skipped_checks: int = 0
+    cautions: tuple[str, ...] = ()
+    """How the run was less safe than the default (``model.allow_pickle``), shown near the top."""
 
 
 def check_row(check: Check) -> CheckRow:
@@ -290,5 +292,5 @@ def report_view(verdict: Verdict) -> ReportView:
         notes=tuple(verdict.notes), failures=tuple(check_row(c) for c in failures_first(verdict.failures)),
         suites=tuple(suites), environment=tuple(sorted(run.environment.items(), key=lambda kv: str(kv[0]))),
         skipped=tuple(SkippedRow(s.id, s.checks, s.reason) for s in verdict.skipped_metrics()),
-        skipped_checks=len(verdict.skipped),
+        skipped_checks=len(verdict.skipped), cautions=tuple(verdict.cautions),
     )

@@ -104,7 +104,8 @@ def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device:
         inputs = SuiteInputs(suite, model, config.model.batch_size, device, dtype, cache)
         if model.scorer is not None and model.scorer_checkpoint is not None:
             scorer = LoadedModel(model.scorer_checkpoint, encoder=model.scorer)
-            inputs.scorer_inputs = SuiteInputs(suite, scorer, config.model.batch_size, device, dtype, scorer_cache)
+            inputs.scorer_inputs = SuiteInputs(suite, scorer, config.model.batch_size, device, dtype, scorer_cache,
+                                              role="scorer")
             inputs.scorer_id = scorer_id(model.scorer_checkpoint)
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()

@@ -159,13 +159,18 @@ class MultilabelView:
             raise AdapterError(f"model.checkpoint: the classifier's labels lack {', '.join(map(repr, missing))} "
                                f"from the label set of {self._inputs.suite.name}; its labels are: {', '.join(names)}")
         columns = [names.index(x) for x in self.labels]
-        chunks = self._inputs.batched("classification", classifier.label_scores)
-        rows = [np.asarray(c.detach().float().cpu().numpy() if hasattr(c, "detach") else c, dtype=np.float64)
-                for c in chunks]
-        if rows[0].shape[1] != len(names):
-            raise AdapterError(f"the classifier returned {rows[0].shape[1]} scores per image for its "
+        scores = np.concatenate(self._inputs.batched("classification", classifier.label_scores))
+        who = self._inputs.who
+        if scores.shape[1] != len(names):
+            raise AdapterError(f"{who}: its classifier returned {scores.shape[1]} scores per image for its "
                                f"{len(names)} labels; expected one score per label")
-        return np.concatenate(rows)[:, columns]
+        outside = np.flatnonzero(((scores < 0) | (scores > 1)).any(axis=1))
+        if len(outside):
+            first = self.sample_ids[outside[0]]
+            raise AdapterError(f"{who}: its classifier returned scores outside [0, 1] for {len(outside)} of "
+                               f"{len(scores)} samples (first: '{first}', {scores[outside[0]].min():.4g} to "
+                               f"{scores[outside[0]].max():.4g}); expected probabilities (a sigmoid per label)")
+        return scores[:, columns]
 
     def targets(self) -> np.ndarray:
         """``[n, L]``: 1 where the sample carries the label."""

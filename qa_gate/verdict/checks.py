@@ -35,16 +35,20 @@ class Status(str, enum.Enum):
         return self is Status.SKIPPED
 
 
-def check_id(suite_label: str, slice: str | None, metric: str, kind: str) -> str:
-    """The one definition of a check's id (:attr:`Check.id`, the pytest item names)."""
-    where = f"{suite_label}[{slice}]" if slice else suite_label
+def check_id(suite: str, slice: str | None, metric: str, kind: str) -> str:
+    """The one definition of a check's id (:attr:`Check.id`, the pytest item names): ``shapes::clipscore::min``.
+
+    ``suite`` is the suite's **name** in ``thresholds.yaml`` (unique by construction), never its folder:
+    two suites reading the same folder get distinct ids.
+    """
+    where = f"{suite}[{slice}]" if slice else suite
     return f"{where}::{metric}::{kind}"
 
 
 def planned_check_ids(config: GateConfig) -> tuple[str, ...]:
     """The ids of the checks ``config`` asks for, in file order (suite metrics, then its slices), before any scoring."""
     return tuple(
-        check_id(suite.label, slice_name, metric.name, rule.kind)
+        check_id(suite.name, slice_name, metric.name, rule.kind)
         for suite in config.suites
         for slice_name, metrics in ((None, suite.metrics), *((s.slice, s.metrics) for s in suite.slices))
         for metric in metrics
@@ -71,8 +75,8 @@ class Check:
 
     @property
     def id(self) -> str:
-        """The readable id: ``golden/shapes::clipscore::min``, ``golden/shapes[colour=red]::clipscore::min``."""
-        return check_id(self.suite_label, self.slice, self.metric, self.rule.kind)
+        """The readable id: ``shapes::clipscore::min``, ``shapes[colour=red]::clipscore::min`` (suite name)."""
+        return check_id(self.suite, self.slice, self.metric, self.rule.kind)
 
     @property
     def delta(self) -> float | None:
@@ -107,6 +111,9 @@ class Verdict:
     """Earlier baselines on the target branch, oldest first."""
     flips: tuple[SampleDelta, ...] = ()
     """Samples that crossed their metric's floor from the right side to the wrong one."""
+    cautions: tuple[str, ...] = ()
+    """How this run was less safe than the default (``model.allow_pickle``): the report's first lines.
+    Not part of the stored run (baselines never hold them); :func:`pickle_cautions` makes them."""
 
     @property
     def failures(self) -> tuple[Check, ...]:
@@ -124,8 +131,17 @@ class Verdict:
         for c in self.skipped:
             prior = found.get((c.suite, c.metric))
             found[(c.suite, c.metric)] = SkippedMetric(c.suite_label, c.metric, c.message,
-                                                       1 if prior is None else prior.checks + 1)
+                                                       1 if prior is None else prior.checks + 1, c.suite)
         return tuple(found.values())
+
+
+def pickle_cautions(config: GateConfig, scorer_loaded: bool) -> tuple[str, ...]:
+    """One line per checkpoint this run loaded with ``allow_pickle`` on (the model's, the scorer's when loaded)."""
+    found = [("model", config.model, "the checkpoint under test")]
+    if scorer_loaded and config.scorer is not None:
+        found.append(("scorer", config.scorer, "the scorer checkpoint"))
+    return tuple(f"{section}.allow_pickle is on: {what} was loaded with pickle allowed, which can run arbitrary "
+                 "code; use it only with checkpoints you trust" for section, model, what in found if model.allow_pickle)
 
 
 @dataclass(frozen=True)
@@ -136,8 +152,10 @@ class SkippedMetric:
     metric: str
     reason: str
     checks: int
+    suite: str = ""
+    """The suite's name (the ids use it); ``suite_label`` when not given."""
 
     @property
     def id(self) -> str:
-        """``golden/captions::meteor``."""
-        return f"{self.suite_label}::{self.metric}"
+        """``captions::meteor``: the suite's name, as in :func:`check_id`."""
+        return f"{self.suite or self.suite_label}::{self.metric}"

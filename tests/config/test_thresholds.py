@@ -756,3 +756,29 @@ def test_file_mode_error_still_reported_when_overridden(tmp_path: Path) -> None:
     doc = valid()
     doc["baseline"] = {"ref": "a b"}
     assert "thresholds.yaml: baseline.ref: expected" in error(tmp_path, doc, Overrides(baseline_ref="main"))
+
+
+def test_golden_max_pixels_defaults_to_40_megapixels(tmp_path: Path) -> None:
+    assert load(tmp_path, valid()).max_pixels == 40_000_000
+    doc = valid()
+    doc["golden"] = None
+    assert load(tmp_path, doc).max_pixels == 40_000_000
+    doc["golden"] = {"max_pixels": 1_000_000}
+    assert load(tmp_path, doc).max_pixels == 1_000_000
+    assert load(tmp_path, "version: 1\nmodel: {adapter: open_clip, checkpoint: c}\ngolden:\n  max_pixels: 12_000_000\n"
+                          "suites: {shapes: {metrics: {clipscore: {min: 0.5}}}}\n").max_pixels == 12_000_000
+
+
+@pytest.mark.parametrize(("golden", "expected"), [
+    ({"max_pixels": 0}, "golden.max_pixels: expected an integer >= 1, got 0"),
+    ({"max_pixels": 4e7}, "golden.max_pixels: expected an integer >= 1, got 40000000.0"),
+    ({"max_pixels": True}, "golden.max_pixels: expected an integer >= 1, got true"),
+    ({"max_pixels": 200_000_000}, "golden.max_pixels: expected at most 178956970 (Pillow refuses larger images as "
+                                  "decompression bombs), got 200000000"),
+    ({"max_pixel": 10}, "golden.max_pixel: unknown key 'max_pixel' (did you mean 'max_pixels'?)"),
+    (40, "golden: expected a mapping with 'max_pixels', got 40"),
+])
+def test_bad_golden_section(tmp_path: Path, golden: Any, expected: str) -> None:
+    doc = valid()
+    doc["golden"] = golden
+    assert expected in error(tmp_path, doc)

@@ -114,8 +114,10 @@ def test_metrics_equal_pycocoevalcap(scored) -> None:
 def test_definition_records_decoding_and_runs_repeat(scored) -> None:
     _, run, again = scored
     for name, metric in run.suite("tiny").metrics.items():
-        assert metric.definition["generation"] == {"do_sample": False, "num_beams": 1,
-                                                   "max_new_tokens": MAX_NEW_TOKENS}, name
+        generation = dict(metric.definition["generation"])
+        effective = generation.pop("generation_config")
+        assert generation == {"do_sample": False, "num_beams": 1, "max_new_tokens": MAX_NEW_TOKENS}, name
+        assert effective["max_new_tokens"] == MAX_NEW_TOKENS and effective.get("do_sample", False) is False, name
         twin = again.suite("tiny").metrics[name]
         assert (metric.value, metric.fingerprint, metric.per_sample) == (twin.value, twin.fingerprint, twin.per_sample)
     assert [s.output for s in run.suite("tiny").samples] == [s.output for s in again.suite("tiny").samples]

@@ -128,7 +128,7 @@ def test_a_classifier_missing_a_suite_label_is_refused(tmp_path: Path, monkeypat
 def test_a_classifier_cannot_serve_alignment_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     path = _project(tmp_path, "multilabel", lambda f: build_tiny_multilabel_classifier(f, ["red"]),
-                    {"f1_micro": {"min": 0.0}, "zeroshot_top1": {"label_tag": "colour", "min": 0.0}})
+                    {"f1_micro": {"min": 0.0}, "zeroshot_top1": {"label_tag": "shape", "min": 0.0}})
     with pytest.raises(AdapterError, match=r"loads as an image classifier, which cannot serve zeroshot_top1: "
                                            r"zeroshot_top1 need a dual encoder"):
         score(prepare(path))

@@ -30,8 +30,8 @@ pytest.importorskip("pycocoevalcap")
 JAVA = shutil.which("java") is not None
 
 METRICS = {"bleu4": {"min": 0.0, "max_drop": 0.05}, "meteor": {"min": 0.0}, "wer": {"max": 10.0}}
-SKIPPED_IDS = ("golden/tiny::bleu4::min", "golden/tiny::bleu4::max_drop", "golden/tiny::meteor::min",
-               "golden/tiny[colour=red]::meteor::min")
+SKIPPED_IDS = ("tiny::bleu4::min", "tiny::bleu4::max_drop", "tiny::meteor::min",
+               "tiny[colour=red]::meteor::min")
 
 
 def _thresholds(root: Path, metrics: dict = METRICS, scorer: dict | None = None) -> Path:
@@ -108,12 +108,12 @@ def test_the_run_goes_on_and_records_why_each_metric_was_skipped(hidden: tuple[P
 
     by_id = {c.id: c for c in verdict.checks}
     assert {i for i, c in by_id.items() if c.status is Status.SKIPPED} == set(SKIPPED_IDS)
-    assert by_id["golden/tiny::wer::max"].status is Status.PASS
-    meteor = by_id["golden/tiny::meteor::min"]
+    assert by_id["tiny::wer::max"].status is Status.PASS
+    meteor = by_id["tiny::meteor::min"]
     assert math.isnan(meteor.value) and meteor.baseline is None and meteor.message == suite.skipped["meteor"]
     assert not meteor.status.failed and verdict.passed and not verdict.failures
-    assert [(s.id, s.checks) for s in verdict.skipped_metrics()] == [("golden/tiny::bleu4", 2),
-                                                                      ("golden/tiny::meteor", 2)]
+    assert [(s.id, s.checks) for s in verdict.skipped_metrics()] == [("tiny::bleu4", 2),
+                                                                      ("tiny::meteor", 2)]
 
 
 def test_reports_and_the_verdict_table_show_skips_with_the_reason(hidden: tuple[Prepared, RunResult, Verdict]) -> None:
@@ -125,17 +125,17 @@ def test_reports_and_the_verdict_table_show_skips_with_the_reason(hidden: tuple[
     reason = run.suite("tiny").skipped["meteor"]
     md = render_markdown(verdict)
     assert md.startswith("## mm-gate: ✅ PASSED · ⏭️ 4 of 5 checks skipped\n")
-    assert f"- ⏭️ **golden/tiny::meteor** skipped (2 checks not run): {reason}\n" in md
+    assert f"- ⏭️ **tiny::meteor** skipped (2 checks not run): {reason}\n" in md
     row = next(line for line in md.splitlines() if line.startswith("| meteor | min"))
     assert row.endswith("| — | — | — | — | — | ⏭️ skipped |")
     html = render_html(verdict)
-    assert "⏭️ 4 of 5 checks skipped" in html and "<strong>golden/tiny::meteor</strong> skipped" in html
+    assert "⏭️ 4 of 5 checks skipped" in html and "<strong>tiny::meteor</strong> skipped" in html
     assert "Java is required for the PTB tokenizer" in html and 'class="skipped"' in html
 
     lines = verdict_lines(verdict)
     assert lines[0] == "mm-gate verdict: PASSED (0 of 5 checks failed, 4 skipped)"
-    assert any(line.split()[:2] == ["skipped", "golden/tiny::meteor::min"] and "—" in line for line in lines)
-    assert f"  skipped: golden/tiny::meteor (2 checks): {reason}" in lines
+    assert any(line.split()[:2] == ["skipped", "tiny::meteor::min"] and "—" in line for line in lines)
+    assert f"  skipped: tiny::meteor (2 checks): {reason}" in lines
 
 
 def test_a_baseline_is_never_recorded_with_a_skipped_metric(hidden: tuple[Prepared, RunResult, Verdict],
@@ -169,7 +169,7 @@ def test_the_cli_gates_without_java_and_refuses_the_baseline_update(
     assert main(["run"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "mm-gate verdict: PASSED (0 of 5 checks failed, 4 skipped)" in out
-    assert "  skipped: golden/tiny::meteor (2 checks): Java is required for the PTB tokenizer" in out
+    assert "  skipped: tiny::meteor (2 checks): Java is required for the PTB tokenizer" in out
     assert "⏭️" in (tmp_path / "report.md").read_text()
 
     assert main(["baseline", "update"]) == EXIT_USAGE
@@ -198,11 +198,11 @@ def test_the_plugin_skips_with_the_reason_and_refuses_the_update(
         assert any(line.startswith(f"SKIPPED [1] thresholds.yaml: {check_id}: Java is required for the PTB "
                                    "tokenizer of the captioning metrics (BLEU, CIDEr-D, ROUGE-L, METEOR; "
                                    "pycocoevalcap); install a JRE") for line in lines), check_id
-    result.stdout.fnmatch_lines(["*skipped: golden/tiny::bleu4 (2 checks): Java is required*"])
-    assert "⏭️ **golden/tiny::meteor** skipped" in (pytester.path / "report.md").read_text()
+    result.stdout.fnmatch_lines(["*skipped: tiny::bleu4 (2 checks): Java is required*"])
+    assert "⏭️ **tiny::meteor** skipped" in (pytester.path / "report.md").read_text()
 
     update = pytester.runpytest_subprocess("--mm-gate", "-p", "no:cacheprovider", "--mm-update-baseline")
-    assert update.ret == pytest.ExitCode.TESTS_FAILED
+    assert update.ret == pytest.ExitCode.USAGE_ERROR  # a refused update is exit 4 on both faces
     update.assert_outcomes(passed=1, skipped=4)
     update.stdout.fnmatch_lines(["mm-gate: baseline not updated: 2 metric(s) skipped, not computed (bleu4 on "
                                  "golden/tiny, meteor on golden/tiny: Java is required*"])
@@ -289,7 +289,7 @@ def test_a_signoff_with_a_skipped_metric_is_refused_and_leaves_nothing(
     repo.git.commit("-m", "project")
     head = repo.head.commit.hexsha
     with pytest.raises(SignoffError, match=r"sign-off of v1 refused: metrics were skipped, not computed "
-                                           r"\(golden/tiny::bleu4: Java is required"):
+                                           r"\(tiny::bleu4: Java is required"):
         sign_off(thresholds, "v1")
     assert repo.head.commit.hexsha == head and not repo.tags and not (tmp_path / "signoffs").exists()
 

@@ -207,7 +207,7 @@ def test_multilabel_metric_on_a_suite_without_a_label_set(tmp_path: Path, monkey
      "{question}), got 'a photo'"),
     ({"vqa_accuracy": {"prompt": "a {colour} {answer}"}}, "expected a template with {answer}"),
     ({"vqa_accuracy": {"normalisation": "strict"}},
-     "suites.vqa.metrics.vqa_accuracy.normalisation: expected official or symmetric, got 'strict'"),
+     "suites.vqa.metrics.vqa_accuracy.normalisation: expected official or official-2016, got 'strict'"),
     ({"f1_micro": {"zero_division": 0.5}}, "suites.vqa.metrics.f1_micro.zero_division: expected 0.0 or 1.0, got 0.5"),
     ({"f1_micro": {"prompt": "a photo of a {}"}},
      "suites.vqa.metrics.f1_micro.prompt: expected a template with {label}"),
@@ -266,10 +266,9 @@ def test_choices_are_matched_with_the_configured_normalisation(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     answers = ["two", "two", "two", "two", "two", "two", "two", "two", "two", "three"]
-    path = _vqa_with(tmp_path, 0, answers=answers, choices=["2", "Four"])
+    prepare(_vqa_with(tmp_path, 0, answers=answers, choices=["2", "Four"]))  # official: "two" and "2" match
     with pytest.raises(GoldenError, match=r"sample 'red-circle-000': has choices \['2', 'Four'\] but no choice"):
-        prepare(path)  # official: the human "two" is never turned into "2"
-    prepare(_vqa_thresholds(tmp_path, normalisation="symmetric"))
+        prepare(_vqa_thresholds(tmp_path, normalisation="official-2016"))  # the human "two" stays "two"
 
 
 def test_cli_reports_bad_golden_data_without_a_traceback(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_slice_rules_and_strict_mode(repo: pytest.Pytester) -> None:
 """)
     result = repo.runpytest_subprocess(*GATE, "-v")
     result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(["*golden/tiny?colour=red?::clipscore::max_drop PASSED*"])
+    result.stdout.fnmatch_lines(["*tiny?colour=red?::clipscore::max_drop PASSED*"])
     # Strict mode passes only drops it can bound within max_drop: identical scores can be bounded.
     repo.runpytest_subprocess(*GATE, "--mm-mode", "strict").assert_outcomes(passed=6)
 

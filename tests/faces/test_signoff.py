@@ -101,7 +101,7 @@ def test_signoff_then_verify(repo: git.Repo, capsys: pytest.CaptureFixture[str])
     assert data["verdict"]["passed"] and data["verdict"]["mode"] == "strict"
     regressions = [c for c in data["verdict"]["checks"] if c["rule"]["kind"] not in ("min", "max")]
     assert regressions and all(c["rule"]["mode"] == "strict" for c in regressions)
-    assert {c["id"] for c in data["verdict"]["checks"]} >= {"golden/tiny::clipscore::min"}
+    assert {c["id"] for c in data["verdict"]["checks"]} >= {"tiny::clipscore::min"}
     assert data["suites"]["tiny"] == {"label": "golden/tiny", "samples": 6,
                                       "fingerprint": load_suite(root / "golden" / "tiny").fingerprint}
     assert set(data["metrics"]["tiny"]) == {"clipscore", "refclipscore", "cosine"}
@@ -143,7 +143,7 @@ def test_failing_strict_verdict_writes_nothing(repo: git.Repo, capsys: pytest.Ca
     before = _state(repo)
     assert main(["signoff", "--tag", "v1.2"]) == EXIT_FAILED
     out = capsys.readouterr().out
-    assert "FAILED" in out and "golden/tiny::clipscore::min" in out and "sign-off refused" in out
+    assert "FAILED" in out and "tiny::clipscore::min" in out and "sign-off refused" in out
     assert _state(repo) == before and not (root / "signoffs").exists()
 
 

@@ -192,3 +192,26 @@ def test_a_numeric_id_is_kept_as_written_or_refused(tmp_path: Path) -> None:
     assert load_suite(folder).samples[0].id == "12"
     (folder / MANIFEST).write_text("version: 1\nsamples:\n  - {id: 1:30, image: images/a.png}\n", encoding="utf-8")
     assert 'samples[0]: id: 1:30 is a YAML number; quote it ("1:30") so it stays as written' in _error(folder)
+
+
+def test_ids_are_nfc_normalised_so_look_alikes_are_duplicates(tmp_path: Path) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    folder = _suite(tmp_path, [_sample(0, id=decomposed)])
+    write_hashes(folder)
+    assert load_suite(folder).samples[0].id == composed
+    message = _error(_suite(tmp_path, [_sample(0, id=composed), _sample(1, id=decomposed)]))
+    assert f"sample {composed!r} (samples[1]): duplicate id {composed!r}, already used by samples[0]" in message
+
+
+@pytest.mark.parametrize(("sample_id", "shown", "position", "code"), [
+    ("red\u200bcircle", "'red\\u200bcircle'", 3, "U+200B ZERO WIDTH SPACE"),
+    ("\ufeffred", "'\\ufeffred'", 0, "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ("red\u202ecircle", "'red\\u202ecircle'", 3, "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("red\x07", "'red\\x07'", 3, "U+0007 a control character"),
+])
+def test_ids_with_control_or_zero_width_characters_are_refused(tmp_path: Path, sample_id: str, shown: str,
+                                                               position: int, code: str) -> None:
+    message = _error(_suite(tmp_path, [_sample(0), _sample(1, id=sample_id)]))
+    assert message == (f"golden/tasks: {MANIFEST}: samples[1]: id {shown} holds {code} at position {position}; "
+                       "expected an id without control, format or zero-width characters (ids are compared after "
+                       "NFC normalisation) (SHA256SUMS not written)")

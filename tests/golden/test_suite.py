@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
+from qa_gate.config.model import PILLOW_MAX_PIXELS
 from qa_gate.errors import GoldenError
 from qa_gate.golden.suite import (
     HASHES,
@@ -365,6 +368,51 @@ def test_open_image_is_rgb(tmp_path: Path) -> None:
     image = open_image(load_suite(path).samples[0])
     assert image.mode == "RGB" and image.size == (8, 8)
     assert image.getpixel((0, 0)) == (255, 0, 0)
+
+
+def _claim_size(path: Path, width: int, height: int) -> None:
+    """Rewrite a PNG's IHDR to claim ``width`` x ``height`` (CRC fixed); its pixel data stays 8x8."""
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)  # after the 8-byte signature, length and b"IHDR"
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns over 89 MP
+def test_an_image_over_max_pixels_is_refused_from_its_header(tmp_path: Path) -> None:
+    path = _make_suite(tmp_path, hashed=False)
+    _claim_size(path / "images" / "green-circle-001.png", 12000, 12000)  # 144 MP claimed, 17 KiB-like file
+    write_hashes(path)
+    suite = load_suite(path)
+    assert suite.max_pixels == 40_000_000
+    with pytest.raises(GoldenError) as info:
+        open_image(suite.samples[1], suite.max_pixels)
+    assert str(info.value) == (
+        "golden/shapes: sample 'green-circle-001': image 'images/green-circle-001.png' is 12000x12000 = "
+        "144000000 pixels, over golden.max_pixels = 40000000; expected a smaller image (downscale it), or raise "
+        "golden.max_pixels in thresholds.yaml")  # not "cannot be decoded": refused before decoding
+    assert "is 12000x12000 = 144000000 pixels, over golden.max_pixels" in _error(path, verify=True)
+    assert open_image(suite.samples[0], suite.max_pixels).size == (8, 8)
+
+
+def test_max_pixels_is_per_suite_and_counts_width_times_height(tmp_path: Path) -> None:
+    path = _make_suite(tmp_path)
+    assert open_image(load_suite(path, max_pixels=64).samples[0], 64).size == (8, 8)  # exactly at the limit
+    small = load_suite(path, max_pixels=63)
+    assert small.max_pixels == 63
+    with pytest.raises(GoldenError, match=r"sample 'red-circle-000': image 'images/red-circle-000.png' is 8x8 = "
+                                          r"64 pixels, over golden.max_pixels = 63;"):
+        open_image(small.samples[0], small.max_pixels)
+
+
+def test_an_image_over_pillows_own_limit_names_it(tmp_path: Path) -> None:
+    path = _make_suite(tmp_path, hashed=False)
+    assert PILLOW_MAX_PIXELS == 2 * Image.MAX_IMAGE_PIXELS  # the most golden.max_pixels may be
+    _claim_size(path / "images" / "red-circle-000.png", 20000, 20000)  # over Pillow's 178956970
+    write_hashes(path)
+    with pytest.raises(GoldenError, match=r"sample 'red-circle-000': image 'images/red-circle-000.png' is larger "
+                                          r"than Pillow allows \(Image size \(400000000 pixels\) exceeds limit"):
+        open_image(load_suite(path).samples[0])
 
 
 def test_sample_hint_and_pickling(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qa_gate.errors import AdapterError
 from qa_gate.metrics.base import fingerprint
 from qa_gate.metrics.clip import CLIPScore, Cosine, RefCLIPScore, prompt_prefix
 
@@ -84,6 +85,31 @@ def test_refclipscore_zero_denominator_is_zero_not_nan() -> None:
     assert stats[0, 0] == 0.0
     both = RefCLIPScore().per_sample(FixedInputs([[1, 0]], [[0, 1]], [[1.0, 0]], [0]), PARAMS)
     assert both[0, 0] == 0.0 and not np.isnan(both[0, 0])
+
+
+def test_refclipscore_matches_the_reference_formula_where_it_has_a_value() -> None:
+    # jmhessel/clipscore: 2 * clip * ref / (clip + ref), no guard; ours differs only where that is 0/0.
+    rng = np.random.default_rng(3)
+    images, captions, refs = (rng.normal(size=(n, 4)) for n in (6, 6, 12))
+    images, captions, refs = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (images, captions, refs))
+    owner = np.repeat(np.arange(6), 2)
+    stats = RefCLIPScore().per_sample(FixedInputs(images, captions, refs, owner), PARAMS)
+    clip = 2.5 * np.maximum(np.sum(images * captions, axis=1), 0)
+    ref = np.array([max(float(captions[i] @ refs[j]) for j in np.flatnonzero(owner == i)) for i in range(6)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = 2 * clip * ref / (clip + ref)
+    assert (clip == 0).any() and (clip > 0).any()  # both branches are exercised
+    assert stats[:, 0] == pytest.approx(np.where(clip == 0, 0.0, expected), abs=1e-12)
+
+
+def test_refclipscore_at_the_pole_names_the_samples() -> None:
+    # clip = w * cos = 1.0 and the only reference cosine is exactly -1.0: 2ab / (a + b) has no value.
+    inputs = FixedInputs([[1, 0], [1, 0]], [[1, 0], [1, 0]], [[1.0, 0], [-1.0, 0]], [0, 1])
+    with pytest.raises(AdapterError) as info:
+        RefCLIPScore().per_sample(inputs, {**PARAMS, "w": 1.0})
+    assert str(info.value) == (
+        "refclipscore: 1 sample(s) ('1') have a reference cosine of exactly -CLIPScore, where the harmonic mean "
+        "2ab/(a+b) has no value (the reference code gives an infinity); expected embeddings where a + b != 0")
 
 
 def test_cosine_is_raw_and_unclamped() -> None:

@@ -20,8 +20,9 @@ from qa_gate.metrics.vqa import (
     vqa_accuracy,
 )
 
-# --- reference: GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py (master),
-# transcribed loop by loop; only the tables are shared with the module under test.
+# --- reference: GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py, transcribed loop by
+# loop at master (a013f00, "Fixed processing answers bug", 2021) and at the revision before it (458a8b2,
+# 2016); only the contractions table is shared with the module under test.
 REF_PERIOD = re.compile("(?!<=\\d)(\\.)(?!\\d)")
 REF_COMMA = re.compile("(\\d)(\\,)(\\d)")
 REF_PUNCT = [';', r"/", '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-',
@@ -55,27 +56,56 @@ def ref_digit_article(inText):
     return ' '.join(outText)
 
 
-def official_accuracy(prediction, answers):
-    """The evaluate() body for one question; answers are dicts with distinct answer_id."""
-    gts = {'answers': [{'answer': a, 'answer_confidence': 'yes', 'answer_id': i + 1}
-                       for i, a in enumerate(answers)]}
-    resAns = prediction
-    resAns = resAns.replace('\n', ' ')
-    resAns = resAns.replace('\t', ' ')
-    resAns = resAns.strip()
-    resAns = ref_punctuation(resAns)
-    resAns = ref_digit_article(resAns)
+def _gts(answers):
+    return {'answers': [{'answer': a, 'answer_confidence': 'yes', 'answer_id': i + 1}
+                        for i, a in enumerate(answers)]}
+
+
+def _leave_one_out(gts, resAns):
     gtAcc = []
-    gtAnswers = [ans['answer'] for ans in gts['answers']]
-    if len(set(gtAnswers)) > 1:
-        for ansDic in gts['answers']:
-            ansDic['answer'] = ref_punctuation(ansDic['answer'])
     for gtAnsDatum in gts['answers']:
         otherGTAns = [item for item in gts['answers'] if item != gtAnsDatum]
         matchingAns = [item for item in otherGTAns if item['answer'] == resAns]
         acc = min(1, float(len(matchingAns)) / 3)
         gtAcc.append(acc)
     return float(sum(gtAcc)) / len(gtAcc)
+
+
+def official_accuracy(prediction, answers):
+    """The evaluate() body for one question at master (2021); answers are dicts with distinct answer_id."""
+    gts = _gts(answers)
+    for ansDic in gts['answers']:
+        ansDic['answer'] = ansDic['answer'].replace('\n', ' ')
+        ansDic['answer'] = ansDic['answer'].replace('\t', ' ')
+        ansDic['answer'] = ansDic['answer'].strip()
+    resAns = prediction
+    resAns = resAns.replace('\n', ' ')
+    resAns = resAns.replace('\t', ' ')
+    resAns = resAns.strip()
+    gtAnswers = [ans['answer'] for ans in gts['answers']]
+    if len(set(gtAnswers)) > 1:
+        for ansDic in gts['answers']:
+            ansDic['answer'] = ref_punctuation(ansDic['answer'])
+            ansDic['answer'] = ref_digit_article(ansDic['answer'])
+        resAns = ref_punctuation(resAns)
+        resAns = ref_digit_article(resAns)
+    return _leave_one_out(gts, resAns)
+
+
+def official_accuracy_2016(prediction, answers):
+    """The evaluate() body for one question at 458a8b2 (2016), before the 2021 fix."""
+    gts = _gts(answers)
+    resAns = prediction
+    resAns = resAns.replace('\n', ' ')
+    resAns = resAns.replace('\t', ' ')
+    resAns = resAns.strip()
+    resAns = ref_punctuation(resAns)
+    resAns = ref_digit_article(resAns)
+    gtAnswers = [ans['answer'] for ans in gts['answers']]
+    if len(set(gtAnswers)) > 1:
+        for ansDic in gts['answers']:
+            ansDic['answer'] = ref_punctuation(ansDic['answer'])
+    return _leave_one_out(gts, resAns)
 
 
 class Inputs:
@@ -116,39 +146,25 @@ def test_metric_rows_and_mean() -> None:
     assert metric.aggregate(np.stack([stats, stats[[1, 1, 1]]])).tolist() == pytest.approx([0.4, 0.9])
 
 
-def test_unanimous_humans_are_not_normalised_but_the_prediction_is() -> None:
-    # Unanimous: the humans' strings stay as written; the prediction is always
-    # normalised (lower case, periods stripped), so "Yes" / "yes." can never match.
-    assert vqa_accuracy("yes", ["yes"] * 10) == 1.0
-    assert vqa_accuracy("Yes", ["Yes"] * 10) == 0.0
-    assert vqa_accuracy("yes.", ["yes."] * 10) == 0.0
-    assert vqa_accuracy("  YES.\n", ["yes"] * 10) == 1.0
-    # The symmetric variant leaves both sides alone when the humans agree.
-    assert vqa_accuracy("Yes", ["Yes"] * 10, "symmetric") == 1.0
-    assert vqa_accuracy("yes", ["Yes"] * 10, "symmetric") == 0.0
-    assert vqa_accuracy("yes.", ["yes."] * 10, "symmetric") == 1.0
+def test_unanimous_humans_leave_both_sides_as_written() -> None:
+    # Master: unanimous humans, so neither side is normalised beyond newlines, tabs and outer blanks.
+    for prediction, answers in [("two", ["two"] * 10), ("a dog", ["a dog"] * 10), ("Yes", ["Yes"] * 10),
+                                ("yes.", ["yes."] * 10), (" yes\t", ["yes "] * 10)]:
+        assert vqa_accuracy(prediction, answers) == 1.0 == official_accuracy(prediction, answers)
+    for prediction, answers in [("2", ["two"] * 10), ("dog", ["a dog"] * 10), ("yes", ["Yes"] * 10),
+                                ("  YES.\n", ["yes"] * 10)]:
+        assert vqa_accuracy(prediction, answers) == 0.0 == official_accuracy(prediction, answers)
 
 
-def test_number_words_articles_and_contractions_when_not_unanimous() -> None:
-    assert vqa_accuracy("two", humans("2", 3)) == 0.9
-    assert vqa_accuracy("None", humans("0", 4)) == 1.0
-    assert vqa_accuracy("a dog", humans("dog", 2)) == 0.6
-    assert vqa_accuracy("The Dog!", humans("dog", 2)) == 0.6
-    assert vqa_accuracy("dont", humans("don't", 3)) == 0.9
-    assert vqa_accuracy("1,000", humans("1000", 1)) == 0.3
-    # The humans only get punctuation handling: the official code expects the
-    # annotation file to be normalised already.
-    assert vqa_accuracy("2", humans("two", 3)) == 0.0
-    assert vqa_accuracy("dog", humans("a dog", 3)) == 0.0
-    assert vqa_accuracy("don't", humans("dont", 3)) == 0.0
-    # "dog?" -> "dog " (a mark touching no space becomes a space) and is never stripped.
-    assert process_punctuation("dog?") == "dog "
-    assert vqa_accuracy("dog", humans("dog?", 3)) == 0.0
-    assert process_punctuation("dog ?") == "dog "  # touches a space: deleted, space kept
-    # symmetric: both sides fully normalised when the humans disagree.
-    assert vqa_accuracy("2", humans("two", 3), "symmetric") == 0.9
-    assert vqa_accuracy("dog", humans("A dog", 3), "symmetric") == 0.9
-    assert vqa_accuracy("don't", humans("dont", 3), "symmetric") == 0.9
+def test_official_2016_normalises_the_prediction_only() -> None:
+    # The 2016 revision: the prediction always normalised, so number words and articles never match
+    # unanimous humans who wrote them; "Yes" can never be matched (the prediction is lower-cased).
+    for prediction, answers, expected in [("two", ["two"] * 10, 0.0), ("a dog", ["a dog"] * 10, 0.0),
+                                          ("Yes", ["Yes"] * 10, 0.0), ("yes.", ["yes."] * 10, 0.0),
+                                          ("  YES.\n", ["yes"] * 10, 1.0), ("2", humans("two", 3), 0.0),
+                                          ("dog", humans("a dog", 3), 0.0), ("two", humans("2", 3), 0.9)]:
+        assert vqa_accuracy(prediction, answers, "official-2016") == expected
+        assert official_accuracy_2016(prediction, answers) == expected
 
 
 def test_official_normalisation_quirks() -> None:
@@ -169,8 +185,11 @@ def test_wrong_answer_count_names_the_sample() -> None:
 
 
 def test_bad_normalisation_and_non_string() -> None:
-    with pytest.raises(ValueError, match="normalisation must be one of official, symmetric"):
+    with pytest.raises(ValueError, match="normalisation: expected official or official-2016, got 'loose'"):
         VQAAccuracy().per_sample(Inputs(["a"], [humans("a", 3)]), {"normalisation": "loose"})
+    assert VQAAccuracy().check_params({"normalisation": "symmetric"}) == (
+        "normalisation: 'symmetric' is what 'official' now computes (the official code since 2021); "
+        "write normalisation: official")
     with pytest.raises(ValueError, match="sample 'q0'.*strings"):
         VQAAccuracy().per_sample(Inputs([None], [humans("a", 3)]), {"normalisation": "official"})
 
@@ -180,9 +199,13 @@ def test_definition_records_the_rule() -> None:
     official = metric.definition({"normalisation": "official"}, "candidate")
     assert "leave-one-out" in official["reference"]
     assert official["normalisation"] == "official"
+    assert "a013f00" in official["reference"] and official["version"] == 2
     assert "not unanimous" in official["normalisation_rule"]
-    symmetric = metric.definition({"normalisation": "symmetric"}, "candidate")
-    assert fingerprint(official) != fingerprint(symmetric)
+    old = metric.definition({"normalisation": "official-2016"}, "candidate")
+    assert "458a8b2" in old["reference"] and "prediction always" in old["normalisation_rule"]
+    assert fingerprint(official) != fingerprint(old)
+    # Version 1 scored the 2016 rule under the name "official": such a baseline reads as incomparable.
+    assert fingerprint(official) != fingerprint({**official, "version": 1})
 
 
 def test_accuracy_by_type() -> None:
@@ -205,8 +228,9 @@ def test_matches_official_loop_on_random_inputs() -> None:
         if rng.random() < 0.3:
             prediction = rng.choice(["", " ", "\n"]) + prediction + rng.choice(["", "\t", " ."])
         expected = official_accuracy(prediction, answers)
-        assert vqa_accuracy(prediction, answers) == pytest.approx(expected, abs=1e-12), (prediction, answers)
-        assert vqa_accuracy(prediction, answers) == expected
+        assert vqa_accuracy(prediction, answers) == expected, (prediction, answers)
+        expected = official_accuracy_2016(prediction, answers)
+        assert vqa_accuracy(prediction, answers, "official-2016") == expected, (prediction, answers)
 
 
 # A prediction (maybe padded with the blanks / trailing period the official code strips) and

@@ -178,10 +178,32 @@ def test_batched_aggregate_keeps_leading_axes() -> None:
 
 
 def test_top5_with_fewer_classes_is_one() -> None:
+    # Why such a suite is refused before scoring (suite_problem): the value says nothing about the model.
     inputs = random_inputs(7)
     inputs.classes, inputs._labels = inputs.classes[:3], inputs.labels() % 3
     stats = ZeroShotTop5().per_sample(inputs, {"templates": TEMPLATES})
     assert float(ZeroShotTop5().aggregate(stats)) == 1.0
+
+
+class _Tagged:
+    def __init__(self, **tags: str) -> None:
+        self.tags = tags
+
+
+@pytest.mark.parametrize(("cls", "classes", "refused"), [
+    (ZeroShotTop5, 3, True), (ZeroShotTop5, 5, True), (ZeroShotTop5, 6, False),
+    (ZeroShotTop1, 1, True), (ZeroShotTop1, 2, False),
+    (ZeroShotMeanPerClassRecall, 1, True), (ZeroShotMeanPerClassRecall, 2, False),
+])
+def test_top_k_needs_more_than_k_classes(cls: type, classes: int, refused: bool) -> None:
+    samples = [_Tagged(shape=f"c{i % classes}", colour="red") for i in range(12)] + [_Tagged(colour="red")]
+    problem = cls().suite_problem(samples, {"label_tag": "shape"})
+    assert (problem is not None) is refused
+    if refused:
+        k = 5 if cls is ZeroShotTop5 else 1
+        assert problem.startswith(f"has {classes} class")
+        assert f"(values of tag 'shape': {', '.join(repr(f'c{i}') for i in range(classes))})" in problem
+        assert f"within the top {k} whatever the model" in problem and f"expected at least {k + 1} classes" in problem
 
 
 def test_class_embeddings_are_encoded_in_one_call_per_ranking() -> None:

@@ -150,7 +150,7 @@ def test_failed_check_row_comes_before_passing_rows(failing: Verdict) -> None:
 def test_failure_message_listed_under_title(failing: Verdict) -> None:
     md = render_markdown(failing)
     head = md.split("### ")[0]
-    assert "❌ **golden/shapes::clipscore::max\\_drop**: max\\_drop broken: drop 0.1250" in head
+    assert "❌ **shapes::clipscore::max\\_drop**: max\\_drop broken: drop 0.1250" in head
 
 
 def test_degraded_slice_is_first_and_flagged(failing: Verdict) -> None:

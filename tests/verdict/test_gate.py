@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
+from support.project import write_thresholds
 from support.runs import make_config, make_run
 
+from qa_gate.config.load import load_config
 from qa_gate.config.model import Rule
-from qa_gate.verdict.checks import Status
+from qa_gate.verdict.checks import Status, planned_check_ids
 from qa_gate.verdict.gate import accept_as_baseline, evaluate, worst_slices
 
 BASE = [1.0, 1.0, 1.0, 1.0]
@@ -19,12 +24,12 @@ def statuses(verdict) -> dict[str, Status]:
 def test_floor_min_and_max_hold_or_break_without_baseline() -> None:
     config = make_config({"clipscore": [Rule("min", 0.8), Rule("max", 0.9)]})
     verdict = evaluate(make_run({"clipscore": [0.85] * 4}), None, config)
-    assert statuses(verdict) == {"golden/shapes::clipscore::min": Status.PASS,
-                                 "golden/shapes::clipscore::max": Status.PASS}
+    assert statuses(verdict) == {"shapes::clipscore::min": Status.PASS,
+                                 "shapes::clipscore::max": Status.PASS}
     verdict = evaluate(make_run({"clipscore": [0.7] * 4}), None, config)
-    assert statuses(verdict)["golden/shapes::clipscore::min"] is Status.FAIL
+    assert statuses(verdict)["shapes::clipscore::min"] is Status.FAIL
     assert not verdict.passed
-    assert [c.id for c in verdict.failures] == ["golden/shapes::clipscore::min"]
+    assert [c.id for c in verdict.failures] == ["shapes::clipscore::min"]
 
 
 def test_floor_is_absolute_even_when_baseline_is_worse() -> None:
@@ -36,7 +41,7 @@ def test_floor_is_absolute_even_when_baseline_is_worse() -> None:
 def test_regression_rules_need_a_baseline() -> None:
     config = make_config({"clipscore": [Rule("max_drop", 0.01)]})
     verdict = evaluate(make_run({"clipscore": [0.1] * 4}), None, config)
-    assert statuses(verdict)["golden/shapes::clipscore::max_drop"] is Status.NO_BASELINE
+    assert statuses(verdict)["shapes::clipscore::max_drop"] is Status.NO_BASELINE
     assert verdict.passed
     assert any("No baseline yet" in n for n in verdict.notes)
 
@@ -72,8 +77,8 @@ def test_changed_golden_suite_is_incomparable_and_fails() -> None:
     verdict = evaluate(make_run({"clipscore": BASE}, suite_fp="new"), make_run({"clipscore": BASE}, suite_fp="old"),
                        config)
     by_id = statuses(verdict)
-    assert by_id["golden/shapes::clipscore::max_drop"] is Status.INCOMPARABLE
-    assert by_id["golden/shapes::clipscore::min"] is Status.PASS
+    assert by_id["shapes::clipscore::max_drop"] is Status.INCOMPARABLE
+    assert by_id["shapes::clipscore::min"] is Status.PASS
     assert not verdict.passed
     assert any("old" in n and "new" in n for n in verdict.notes)
     assert verdict.samples == ()
@@ -105,10 +110,10 @@ def test_accept_as_baseline_keeps_floors_and_waives_regressions() -> None:
     config = make_config({"clipscore": [Rule("min", 0.5), Rule("max_drop", 0.01)]})
     verdict = accept_as_baseline(evaluate(make_run({"clipscore": [0.6] * 4}), make_run({"clipscore": BASE}), config))
     by_id = statuses(verdict)
-    assert by_id["golden/shapes::clipscore::max_drop"] is Status.UPDATED
+    assert by_id["shapes::clipscore::max_drop"] is Status.UPDATED
     assert verdict.passed
     broken = accept_as_baseline(evaluate(make_run({"clipscore": [0.4] * 4}), make_run({"clipscore": BASE}), config))
-    assert statuses(broken)["golden/shapes::clipscore::min"] is Status.FAIL
+    assert statuses(broken)["shapes::clipscore::min"] is Status.FAIL
     assert not broken.passed
 
 
@@ -119,3 +124,19 @@ def test_check_summary_is_one_line_with_value_threshold_baseline_delta() -> None
     assert "\n" not in line
     for part in ("0.9000", "max_drop 0.01", "baseline 1.0000", "delta -0.1000"):
         assert part in line
+
+
+def test_two_suites_on_one_folder_get_distinct_check_ids(tmp_path: Path) -> None:
+    # Ids are built from the suite's name, unique in the file, never from its folder.
+    suites = {name: {"path": "golden/shapes", "metrics": {"clipscore": {"min": 0.8}},
+                     "slices": {"colour=red": {"clipscore": {"min": 0.8}}}} for name in ("shapes", "shapes_hard")}
+    config = load_config(write_thresholds(tmp_path, {"adapter": "open_clip", "checkpoint": "ckpt"}, suites))
+    assert [s.label for s in config.suites] == ["golden/shapes", "golden/shapes"]
+    expected = ["shapes::clipscore::min", "shapes[colour=red]::clipscore::min",
+                "shapes_hard::clipscore::min", "shapes_hard[colour=red]::clipscore::min"]
+    assert list(planned_check_ids(config)) == expected
+    run = make_run({"clipscore": [0.9] * 4})
+    run = replace(run, suites=(run.suites[0], replace(run.suites[0], name="shapes_hard")))
+    verdict = evaluate(run, None, config)
+    assert [c.id for c in verdict.checks] == expected
+    assert {c.suite_label for c in verdict.checks} == {"golden/shapes"}  # the folder is still shown

@@ -2,8 +2,9 @@
 
 Each question is written into ``model.options.question_prompt`` (default ``"{question}"``)
 and answered with fixed greedy decoding (``do_sample=False, num_beams=1``,
-``max_new_tokens`` from ``model.options``, default 10). ``settings`` holds these values and
-the prompt; the runner writes them into the VQA metrics' definitions.
+``max_new_tokens`` from ``model.options``, default 10). ``settings`` holds these values, the
+prompt and the effective ``generation_config`` (the checkpoint's, with these overrides:
+``captioner.effective_generation_config``); the runner writes them into the VQA metrics' definitions.
 
 Questions are batched in groups of equal token length, so no question is padded and an
 answer never depends on the other questions of its batch: ``BlipForQuestionAnswering.generate``
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from qa_gate.adapters.hf.captioner import decoding_settings
+from qa_gate.adapters.hf.captioner import decoding_settings, effective_generation_config
 from qa_gate.adapters.hf.config import architecture_class, load_complete, read_config
 from qa_gate.adapters.hf.dual_encoder import refuse_pickle_only
 from qa_gate.config.model import ModelConfig
@@ -56,7 +57,7 @@ class TransformersAnswerer:
                  settings: Mapping[str, Any]) -> None:
         self.model, self.processor, self.tokenizer = model, processor, tokenizer
         self.device, self.settings = device, dict(settings)
-        self._generation = {k: v for k, v in self.settings.items() if k != "prompt"}
+        self._generation = {k: v for k, v in self.settings.items() if k not in ("prompt", "generation_config")}
         self._strips_prompt = not getattr(model.config, "is_encoder_decoder", False)
         self._drops = {"token_type_ids"} if _drops_token_type_ids(model) else set()
 
@@ -133,4 +134,6 @@ def load_transformers_answerer(model: ModelConfig, device: torch.device,
                            f"({type(processor).__name__}) has no tokenizer; expected a processor that "
                            "takes images and text, such as BlipProcessor")
     net.to(device).eval()
+    generation = {k: v for k, v in settings.items() if k != "prompt"}
+    settings = {**settings, "generation_config": effective_generation_config(net, generation)}
     return TransformersAnswerer(net, processor, tokenizer, device, settings), f"transformers:{type(net).__name__}"

@@ -1,8 +1,10 @@
 """Hugging Face image-to-text models (``VisionEncoderDecoderModel``, BLIP, ...): generate captions.
 
-Decoding is fixed and greedy (``do_sample=False, num_beams=1``), so a caption depends only
-on the checkpoint, the image and ``max_new_tokens`` (``model.options.max_new_tokens``,
-default 30). ``settings`` holds exactly these values; the runner writes them into the
+Decoding is fixed and greedy (``do_sample=False, num_beams=1``, ``max_new_tokens`` from
+``model.options.max_new_tokens``, default 30); every other field ``generate`` reads comes from the
+checkpoint's ``generation_config`` (``no_repeat_ngram_size``, ``repetition_penalty``, token ids, ...).
+``settings`` holds the three overrides and, under ``generation_config``, the effective config
+``generate`` runs with (:func:`effective_generation_config`); the runner writes them into the
 definition of every captioning metric, so results decoded differently never compare.
 """
 
@@ -34,6 +36,28 @@ def decoding_settings(options: Mapping[str, Any]) -> dict[str, Any]:
     return {"do_sample": False, "num_beams": 1, "max_new_tokens": value}
 
 
+def effective_generation_config(net: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The generation config ``net.generate(**overrides)`` runs with, as plain JSON data: the checkpoint's
+    ``generation_config`` with ``overrides`` applied, as the fields set away from transformers' defaults.
+
+    The diff form (``to_json_string(use_diff=True)``), not ``to_dict()``: it names every field the
+    checkpoint or the adapter set, and stays the same when a transformers release adds fields left at
+    their defaults; ``to_dict()`` lists every field, so the fingerprint would change with the library.
+    ``transformers_version`` and private keys (``_from_model_config``) are dropped: they change no token.
+    Fields left unset fall back to transformers' global defaults, which are not the checkpoint's.
+    """
+    import copy
+    import json
+
+    config = getattr(net, "generation_config", None)
+    if config is None:
+        return dict(overrides)
+    merged = copy.deepcopy(config)
+    merged.update(**overrides)
+    data = json.loads(merged.to_json_string(use_diff=True))
+    return {k: v for k, v in sorted(data.items()) if k != "transformers_version" and not k.startswith("_")}
+
+
 class TransformersCaptioner:
     """A transformers image-to-text model with its image processor and tokenizer."""
 
@@ -41,11 +65,12 @@ class TransformersCaptioner:
                  settings: Mapping[str, Any]) -> None:
         self.model, self.image_processor, self.tokenizer = model, image_processor, tokenizer
         self.device, self.settings = device, dict(settings)
+        self._generation = {k: v for k, v in self.settings.items() if k != "generation_config"}
 
     def generate(self, images: Sequence[Image]) -> list[str]:
         """One caption per image: greedy ``generate``, special tokens skipped, stripped."""
         pixels = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-        ids = self.model.generate(pixel_values=pixels.to(self.device), **self.settings)
+        ids = self.model.generate(pixel_values=pixels.to(self.device), **self._generation)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
@@ -70,5 +95,6 @@ def load_transformers_captioner(model: ModelConfig, device: torch.device) -> tup
         raise AdapterError(f"model.checkpoint: no image processor or tokenizer in '{model.checkpoint}': "
                            f"{first}") from None
     net.to(device).eval()
+    settings = {**settings, "generation_config": effective_generation_config(net, settings)}
     return TransformersCaptioner(net, image_processor, tokenizer, device, settings), \
         f"transformers:{type(net).__name__}"

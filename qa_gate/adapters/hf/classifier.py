@@ -33,12 +33,16 @@ class TransformersClassifier:
         self.labels, self.settings = tuple(labels), dict(settings)
 
     def label_scores(self, images: Sequence[Image]) -> torch.Tensor:
-        """``[len(images), len(labels)]`` float32 scores: the sigmoid of each label's logit."""
+        """``[len(images), len(labels)]`` float32 scores: the sigmoid of each label's logit.
+
+        A non-finite logit gives a NaN score (the sigmoid of inf would read as a certain 1.0),
+        which the scoring side refuses, naming the sample.
+        """
         import torch
 
         pixels = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-        logits = self.model(pixel_values=pixels.to(self.device)).logits
-        return torch.sigmoid(logits.float())
+        logits = self.model(pixel_values=pixels.to(self.device)).logits.float()
+        return torch.where(torch.isfinite(logits), torch.sigmoid(logits), torch.full_like(logits, float("nan")))
 
 
 def _labels(config: Any, checkpoint: str) -> tuple[str, ...]:

@@ -122,9 +122,9 @@ def load_complete(cls: Any, checkpoint: str, **kwargs: Any) -> Any:
     """
     try:
         model, info = cls.from_pretrained(checkpoint, output_loading_info=True, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # OSError, SafetensorError (a truncated file), torch's errors on a broken .bin
         raise AdapterError(f"model.checkpoint: transformers could not load '{checkpoint}' as "
-                           f"{cls.__name__}: {first_line(exc)}") from None
+                           f"{cls.__name__}: {type(exc).__name__}: {first_line(exc)}") from exc
     missing = sorted(info.get("missing_keys") or ())
     if missing:
         raise AdapterError(
