@@ -10,8 +10,8 @@ from pathlib import Path
 from qa_gate.baseline.file import UNCHECKED, FileBaselineStore, Unchecked, content_digest
 from qa_gate.baseline.resolve import resolve_baseline
 from qa_gate.config.load import load_config
-from qa_gate.config.model import GateConfig, Overrides
-from qa_gate.errors import BaselineError, GateError, first_line
+from qa_gate.config.model import GateConfig, Overrides, SuiteConfig
+from qa_gate.errors import BaselineError, ConfigError, GateError, first_line
 from qa_gate.files import write_atomic
 from qa_gate.golden.needs import check_samples, check_slices
 from qa_gate.golden.suite import Suite, load_suite
@@ -48,11 +48,23 @@ class GateResults:
 def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
     """Validate ``thresholds.yaml`` and verify every golden suite it names (no torch needed)."""
     config = load_config(thresholds, overrides)
+    for suite_cfg in config.suites:
+        _check_folder(config, suite_cfg)
     suites = tuple(load_suite(s.path, s.name, config.max_pixels) for s in config.suites)
     for suite, suite_cfg in zip(suites, config.suites):
         check_samples(suite, suite_cfg)
         check_slices(suite, suite_cfg, config.source)
     return Prepared(config, suites, overrides, content_digest(config.baseline_path))
+
+
+def _check_folder(config: GateConfig, suite: SuiteConfig) -> None:
+    """A suite's folder must exist: the error names the key that set it."""
+    if suite.path.is_dir():
+        return
+    what = "does not exist" if not suite.path.exists() else "is not a folder"
+    raise ConfigError(f"{config.source.name}: suites.{suite.name}.path: {suite.label} {what} ({suite.path}); "
+                      "expected a golden suite folder holding manifest.yaml and SHA256SUMS "
+                      f"(without 'path' the suite is read from golden/{suite.name})")
 
 
 def check_outputs(prepared: Prepared, *, html: Path | None, update_baseline: bool,

@@ -139,9 +139,11 @@ def _controller(config: pytest.Config) -> Controller:
         accept_baseline_change=_flag(config, "mm_accept_baseline_change") or None, option_prefix=PREFIX,
     )
     html = Path(values["html"]).absolute() if values["html"] else None
+    junit = getattr(config.option, "xmlpath", None)
+    others = {"--junitxml": Path(junit)} if junit else {}
     with _usage_errors(config, "while checking the config and the golden suites"):
         return Controller.create(Path(values["thresholds"] or "thresholds.yaml"), overrides,
-                                 bool(config.getoption("mm_update_baseline")), html)
+                                 bool(config.getoption("mm_update_baseline")), html, others)
 
 
 def _worker(config: pytest.Config) -> GateSession:

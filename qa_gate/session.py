@@ -73,12 +73,14 @@ class Controller(GateSession):
         self._folder: Path | None = None
 
     @classmethod
-    def create(cls, thresholds: Path, overrides: Overrides, update_baseline: bool, html: Path | None) -> Controller:
-        """Validate ``thresholds`` and verify its golden suites (no model is loaded)."""
+    def create(cls, thresholds: Path, overrides: Overrides, update_baseline: bool, html: Path | None,
+               others: Mapping[str, Path] | None = None) -> Controller:
+        """Validate ``thresholds`` and verify its golden suites (no model is loaded); refuse an output
+        (report, HTML, baseline, ``others`` such as ``--junitxml``) that would overwrite an input."""
         from qa_gate.pipeline import check_outputs, prepare
 
         prepared = prepare(thresholds, overrides)
-        check_outputs(prepared, html=html, update_baseline=update_baseline)
+        check_outputs(prepared, html=html, update_baseline=update_baseline, others=others)
         return cls(prepared, update_baseline, html)
 
     def scoring_line(self) -> str:

@@ -207,3 +207,24 @@ def test_the_plugin_refuses_an_output_over_an_input_as_a_usage_error(gate_projec
     err = result.stderr.str()
     assert f"--mm-report {gate_project.path / 'thresholds.yaml'}: refused: the Markdown report would overwrite" in err
     assert SCORING not in result.stdout.str() and "Traceback" not in err
+
+
+def test_the_plugin_refuses_a_junit_file_over_the_baseline(gate_project: pytest.Pytester) -> None:
+    gate_project.runpytest_subprocess("--mm-gate", "--mm-update-baseline").assert_outcomes(passed=4)
+    baseline = gate_project.path / BASELINE
+    before = baseline.read_bytes()
+    result = gate_project.runpytest_subprocess("--mm-gate", f"--junitxml={baseline}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"--junitxml {baseline}: refused:" in err and "it is the baseline" in err, err
+    assert SCORING not in result.stdout.str() and "Traceback" not in err
+    assert baseline.read_bytes() == before
+
+
+def test_a_missing_suite_folder_names_its_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    thresholds = project / "thresholds.yaml"
+    thresholds.write_text(thresholds.read_text().replace("path: golden/tiny", "path: golden/tinny"))
+    assert main(["run"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("mm-gate: error: thresholds.yaml: suites.tiny.path: golden/tinny does not exist ("), err
+    assert err.count("\n") == 1
