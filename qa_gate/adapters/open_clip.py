@@ -34,12 +34,16 @@ class OpenClipEncoder:
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, device: torch.device) -> None:
         self.model, self.preprocess, self.tokenizer, self.device = model, preprocess, tokenizer, device
 
-    def encode_images(self, images: Sequence[Image]) -> torch.Tensor:
-        """Embed a batch of images."""
+    def prepare_image(self, image: Image) -> torch.Tensor:
+        """One image through the model's validation transform: a ``[3, H, W]`` tensor on the CPU."""
+        return self.preprocess(image)
+
+    def encode_images(self, images: Sequence[Image | torch.Tensor]) -> torch.Tensor:
+        """Embed a batch of images, or of their :meth:`prepare_image` tensors."""
         import torch
 
-        pixels = torch.stack([self.preprocess(img) for img in images]).to(self.device)
-        return self.model.encode_image(pixels)
+        pixels = torch.stack([x if isinstance(x, torch.Tensor) else self.preprocess(x) for x in images])
+        return self.model.encode_image(pixels.to(self.device))
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed a batch of texts."""

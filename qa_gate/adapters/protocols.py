@@ -116,6 +116,24 @@ class MultilabelClassifier(Protocol):
         ...
 
 
+@runtime_checkable
+class PreparesImages(Protocol):
+    """Optional, beside any capability that takes images: split the model's image preprocessing from
+    the model call, so the runner never holds more than one full-size decoded image.
+
+    When a capability object also has ``prepare_image``, the runner decodes one image, passes it to
+    ``prepare_image`` at once, drops the decode, and decodes the next; the batch handed to
+    ``encode_images`` / ``generate`` / ``answer`` / ``label_scores`` of that object then holds the
+    prepared items in place of the images. The outputs must be those of the same call with the images
+    (the built-in backends are tested to match). Without ``prepare_image`` the call gets the images.
+    Preparing runs under the same inference mode as the call, and its time counts in the batch's time.
+    """
+
+    def prepare_image(self, image: Image) -> Any:
+        """The model input of one image (e.g. a ``[3, H, W]`` tensor), as the capability's methods take it."""
+        ...
+
+
 PROTOCOLS: Mapping[str, type] = {ENCODER: ImageTextEncoder, CAPTIONER: ImageCaptioner,
                                  ANSWERER: VisualQuestionAnswerer, CLASSIFIER: MultilabelClassifier}
 """Each capability's Protocol."""

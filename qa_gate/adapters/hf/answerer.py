@@ -10,6 +10,9 @@ Questions are batched in groups of equal token length, so no question is padded 
 answer never depends on the other questions of its batch: ``BlipForQuestionAnswering.generate``
 (transformers 5) lets the answer attend to the question's padding, and decoder-only models
 would need left padding.
+
+When the processor tokenizes a question the same with or without its image (BLIP; probed at load),
+the answerer is a :class:`PreparingAnswerer`: images are prepared one by one (``PreparesImages``).
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ class TransformersAnswerer:
         self._strips_prompt = not getattr(model.config, "is_encoder_decoder", False)
         self._drops = {"token_type_ids"} if _drops_token_type_ids(model) else set()
 
-    def answer(self, images: Sequence[Image], questions: Sequence[str]) -> list[str]:
-        """One answer per (image, question): greedy ``generate``, special tokens skipped, stripped."""
+    def answer(self, images: Sequence[Image | torch.Tensor], questions: Sequence[str]) -> list[str]:
+        """One answer per (image, question): greedy ``generate``, special tokens skipped, stripped (a
+        :class:`PreparingAnswerer` takes its ``prepare_image`` rows in place of images)."""
         if len(images) != len(questions):
             raise AdapterError(f"the VQA adapter got {len(images)} images and {len(questions)} questions; "
                                "expected one question per image")
@@ -82,11 +86,13 @@ class TransformersAnswerer:
             groups.setdefault(len(ids), []).append(index)
         return list(groups.values())
 
-    def _generate(self, images: Sequence[Image], prompts: Sequence[str]) -> list[str]:
+    def _inputs(self, images: Sequence[Any], prompts: Sequence[str]) -> Any:
+        return self.processor(images=list(images), text=list(prompts), padding=True, return_tensors="pt")
+
+    def _generate(self, images: Sequence[Any], prompts: Sequence[str]) -> list[str]:
         import torch
 
-        inputs = self.processor(images=list(images), text=list(prompts), padding=True,
-                                return_tensors="pt").to(self.device)
+        inputs = self._inputs(images, prompts).to(self.device)
         given = {k: v for k, v in inputs.items() if k not in self._drops}
         ids = self.model.generate(**given, **self._generation)
         prompt_ids = inputs.get("input_ids")
@@ -94,6 +100,40 @@ class TransformersAnswerer:
                 and torch.equal(ids[:, :prompt_ids.shape[1]], prompt_ids):
             ids = ids[:, prompt_ids.shape[1]:]  # a decoder-only model returns the prompt, then the answer
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+class PreparingAnswerer(TransformersAnswerer):
+    """A :class:`TransformersAnswerer` whose processor tokenizes a question the same with or without its
+    image (BLIP): each image can be prepared alone (``PreparesImages``), and ``answer`` takes the rows."""
+
+    def prepare_image(self, image: Image) -> torch.Tensor:
+        """One image through the processor: its ``pixel_values`` row."""
+        return self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+
+    def _inputs(self, images: Sequence[Any], prompts: Sequence[str]) -> Any:
+        import torch
+
+        if not any(isinstance(x, torch.Tensor) for x in images):
+            return super()._inputs(images, prompts)
+        inputs = self.processor(text=list(prompts), padding=True, return_tensors="pt")
+        inputs["pixel_values"] = torch.stack([x if isinstance(x, torch.Tensor) else self.prepare_image(x)
+                                              for x in images])
+        return inputs
+
+
+def _separable(processor: Any) -> bool:
+    """True if ``processor`` gives a question the same text inputs with and without an image (it adds
+    no image tokens to the text), so images can be prepared apart from the questions."""
+    import torch
+    from PIL import Image as PILImage
+
+    try:
+        both = processor(images=[PILImage.new("RGB", (32, 32))], text=["what?"], return_tensors="pt")
+        text = processor(text=["what?"], return_tensors="pt")
+    except Exception:  # a processor that needs its images to build the text
+        return False
+    return set(both) - {"pixel_values"} == set(text) and all(
+        isinstance(text[k], torch.Tensor) and torch.equal(both[k], text[k]) for k in text)
 
 
 def _drops_token_type_ids(model: Any) -> bool:
@@ -136,4 +176,5 @@ def load_transformers_answerer(model: ModelConfig, device: torch.device,
     net.to(device).eval()
     generation = {k: v for k, v in settings.items() if k != "prompt"}
     settings = {**settings, "generation_config": effective_generation_config(net, generation)}
-    return TransformersAnswerer(net, processor, tokenizer, device, settings), f"transformers:{type(net).__name__}"
+    made = PreparingAnswerer if _separable(processor) else TransformersAnswerer
+    return made(net, processor, tokenizer, device, settings), f"transformers:{type(net).__name__}"

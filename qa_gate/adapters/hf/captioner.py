@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.hf.config import architecture_class, load_complete, read_config
-from qa_gate.adapters.hf.dual_encoder import refuse_pickle_only
+from qa_gate.adapters.hf.dual_encoder import pixel_values, refuse_pickle_only
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
@@ -67,9 +67,14 @@ class TransformersCaptioner:
         self.device, self.settings = device, dict(settings)
         self._generation = {k: v for k, v in self.settings.items() if k != "generation_config"}
 
-    def generate(self, images: Sequence[Image]) -> list[str]:
-        """One caption per image: greedy ``generate``, special tokens skipped, stripped."""
-        pixels = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+    def prepare_image(self, image: Image) -> torch.Tensor:
+        """One image through the image processor: its ``pixel_values`` row."""
+        return self.image_processor(images=[image], return_tensors="pt")["pixel_values"][0]
+
+    def generate(self, images: Sequence[Image | torch.Tensor]) -> list[str]:
+        """One caption per image (or :meth:`prepare_image` row): greedy ``generate``, special tokens
+        skipped, stripped."""
+        pixels = pixel_values(images, self.image_processor, self.prepare_image)
         ids = self.model.generate(pixel_values=pixels.to(self.device), **self._generation)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 

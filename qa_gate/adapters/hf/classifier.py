@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.hf.config import load_complete, read_config
-from qa_gate.adapters.hf.dual_encoder import refuse_pickle_only
+from qa_gate.adapters.hf.dual_encoder import pixel_values, refuse_pickle_only
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
@@ -32,15 +32,20 @@ class TransformersClassifier:
         self.model, self.image_processor, self.device = model, image_processor, device
         self.labels, self.settings = tuple(labels), dict(settings)
 
-    def label_scores(self, images: Sequence[Image]) -> torch.Tensor:
-        """``[len(images), len(labels)]`` float32 scores: the sigmoid of each label's logit.
+    def prepare_image(self, image: Image) -> torch.Tensor:
+        """One image through the image processor: its ``pixel_values`` row."""
+        return self.image_processor(images=[image], return_tensors="pt")["pixel_values"][0]
+
+    def label_scores(self, images: Sequence[Image | torch.Tensor]) -> torch.Tensor:
+        """``[len(images), len(labels)]`` float32 scores: the sigmoid of each label's logit (``images``
+        may hold :meth:`prepare_image` rows in place of images).
 
         A non-finite logit gives a NaN score (the sigmoid of inf would read as a certain 1.0),
         which the scoring side refuses, naming the sample.
         """
         import torch
 
-        pixels = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+        pixels = pixel_values(images, self.image_processor, self.prepare_image)
         logits = self.model(pixel_values=pixels.to(self.device)).logits.float()
         return torch.where(torch.isfinite(logits), torch.sigmoid(logits), torch.full_like(logits, float("nan")))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,17 +34,30 @@ class TransformersEncoder:
     def __init__(self, model: Any, processor: Any, device: torch.device) -> None:
         self.model, self.processor, self.device = model, processor, device
 
-    def encode_images(self, images: Sequence[Image]) -> torch.Tensor:
-        """Embed a batch of images through ``get_image_features``."""
-        inputs = self.processor(images=list(images), return_tensors="pt")
-        pixels = inputs["pixel_values"].to(self.device)
-        return _features(self.model.get_image_features(pixel_values=pixels))
+    def prepare_image(self, image: Image) -> torch.Tensor:
+        """One image through the processor: its ``pixel_values`` row, ``[3, H, W]``."""
+        return self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+
+    def encode_images(self, images: Sequence[Image | torch.Tensor]) -> torch.Tensor:
+        """Embed a batch of images, or of their :meth:`prepare_image` rows, through ``get_image_features``."""
+        pixels = pixel_values(images, self.processor, self.prepare_image)
+        return _features(self.model.get_image_features(pixel_values=pixels.to(self.device)))
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """Embed a batch of texts through ``get_text_features`` (padded, truncated)."""
         inputs = self.processor(text=list(texts), padding=True, truncation=True, return_tensors="pt")
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
         return _features(self.model.get_text_features(**inputs))
+
+
+def pixel_values(items: Sequence[Any], processor: Any, prepare: Callable[[Any], torch.Tensor]) -> torch.Tensor:
+    """``[n, 3, H, W]`` pixel values of ``items``: images go through ``processor`` as one batch; if some
+    are already prepared (``prepare_image`` rows, tensors), each of the others goes through ``prepare``."""
+    import torch
+
+    if not any(isinstance(x, torch.Tensor) for x in items):
+        return processor(images=list(items), return_tensors="pt")["pixel_values"]
+    return torch.stack([x if isinstance(x, torch.Tensor) else prepare(x) for x in items])
 
 
 def refuse_pickle_only(checkpoint: str) -> None:
