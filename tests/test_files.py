@@ -12,25 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from support.scripts import HOLDER, KILLED_WRITER
 from support.unprivileged import unprivileged_prefix
 
 from qa_gate.files import FileBusy, checkpoint_sha256, file_lock, lock_path, stale_temps, unwritable, write_atomic
-
-KILLED_WRITER = """
-import os, sys
-from pathlib import Path
-from qa_gate.files import write_atomic
-os.replace = lambda src, dst: os.kill(os.getpid(), 9)  # SIGKILL between the fsync and the rename
-write_atomic(Path(sys.argv[1]), b"new content")
-"""
-HOLDER = """
-import sys, time
-from pathlib import Path
-from qa_gate.files import file_lock
-with file_lock(Path(sys.argv[1])):
-    print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
-"""
 
 
 def _checkpoint_folder(root: Path) -> Path:
@@ -103,7 +88,7 @@ def test_a_killed_writer_leaves_a_temporary_file_that_stale_temps_finds(tmp_path
     assert target.read_bytes() == b"old content"  # readers still see the whole old file
     (leftover,) = stale_temps(target)
     assert leftover.name.startswith(".baseline.json.") and leftover.name.endswith(".tmp")
-    assert leftover.read_bytes() == b"new content"
+    assert leftover.read_bytes() == b"half an update"
     assert stale_temps(tmp_path / "other.json") == []
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.runs import make_run
+from support.scripts import HOLDER, KILLED_WRITER
 
 from qa_gate.baseline.file import FileBaselineStore, content_digest
 from qa_gate.baseline.resolve import resolve_baseline
@@ -19,22 +20,6 @@ from qa_gate.baseline.run_json import UnreadableBaseline, dumps
 from qa_gate.config.model import GateConfig, ModelConfig
 from qa_gate.errors import BaselineError
 from qa_gate.files import lock_path, stale_temps
-
-KILLED_WRITER = """
-import os, sys
-from pathlib import Path
-from qa_gate.files import write_atomic
-os.replace = lambda src, dst: os.kill(os.getpid(), 9)  # SIGKILL between the fsync and the rename
-write_atomic(Path(sys.argv[1]), b"half an update")
-"""
-HOLDER = """
-import sys, time
-from pathlib import Path
-from qa_gate.files import file_lock
-with file_lock(Path(sys.argv[1])):
-    print("locked", flush=True)
-    time.sleep(0.5)
-"""
 
 
 def _config(tmp_path: Path, baseline: Path) -> GateConfig:
@@ -77,7 +62,7 @@ def test_an_update_expecting_no_baseline_is_refused_when_one_appeared(tmp_path: 
 
 def test_a_writer_waits_for_another_process_holding_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "baseline.json"
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "0.5"], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline() == "locked\n"
     run = make_run({"clipscore": [0.5] * 4})
     assert FileBaselineStore(path).write(run, expected=None) == str(path)  # waited, then wrote

@@ -11,25 +11,12 @@ from typing import Any
 
 import pytest
 from support.project import build_tiny_project
+from support.scripts import INTERRUPTING_ADAPTER
 
 import qa_gate.pipeline as pipeline
 from qa_gate.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 from qa_gate.faults import Outputs
 
-INTERRUPTING_ADAPTER = """
-class Interrupting:
-    \"\"\"A dual encoder interrupted (Ctrl-C) as its first batch is encoded.\"\"\"
-
-    def encode_images(self, images):
-        raise KeyboardInterrupt
-
-    def encode_texts(self, texts):
-        raise KeyboardInterrupt
-
-
-def make(model_config, device):
-    return Interrupting()
-"""
 _module_names = itertools.count()
 
 

@@ -6,23 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.scripts import INTERRUPTING_ADAPTER
 
 GATE = ("--mm-gate", "-p", "no:cacheprovider")
 
-INTERRUPTING_ADAPTER = '''
-class Interrupting:
-    """A dual encoder interrupted (Ctrl-C) as its first batch is encoded."""
-
-    def encode_images(self, images):
-        raise KeyboardInterrupt
-
-    def encode_texts(self, texts):
-        raise KeyboardInterrupt
-
-
-def make(model_config, device):
-    return Interrupting()
-'''
 
 BROKEN_JUDGE = '''
 import qa_gate.pipeline as pipeline
