@@ -62,12 +62,27 @@ class GoldenChange:
                 f"{self.old_fingerprint or 'none'} → {self.new_fingerprint or 'none'}{shown}.")
 
 
+MAX_LISTED = 10
+"""How many verdict-changing files a summary names."""
+
+
 @dataclass(frozen=True)
 class Changes:
     """What the change under test did to the baseline and the golden suites; a file store sees none."""
 
     baseline: BaselineChange | None = None
     golden: tuple[GoldenChange, ...] = ()
+    verdict_files: tuple[str, ...] = ()
+    """Other files the change edits that can change the gate's verdict (conftest, ini, workflows, ...)."""
+
+    def verdict_files_summary(self) -> str | None:
+        """One line for the top of a report naming :attr:`verdict_files`, or ``None`` when there are none."""
+        if not self.verdict_files:
+            return None
+        shown = ", ".join(self.verdict_files[:MAX_LISTED])
+        more = f" and {len(self.verdict_files) - MAX_LISTED} more" if len(self.verdict_files) > MAX_LISTED else ""
+        return (f"This change also edits files that can change the gate's verdict: {shown}{more}. "
+                "Review them before trusting this verdict.")
 
 
 def _values(run: RunResult | None) -> dict[tuple[str, str], float]:

@@ -78,7 +78,7 @@ class FileBaselineStore:
         except OSError as exc:
             raise BaselineError(f"baseline not updated: cannot write {self.path}: {first_line(exc)}") from None
 
-    def changes(self, suite_paths: Sequence[Path]) -> Changes:
+    def changes(self, suite_paths: Sequence[Path], watched: Sequence[Path] = ()) -> Changes:
         """Nothing: a plain file has no target branch to compare with."""
         return Changes()
 

@@ -209,9 +209,24 @@ class GitBaselineStore:
         except GitFailed as exc:
             raise BaselineError(str(exc)) from None
 
-    def changes(self, suite_paths: Sequence[Path]) -> Changes:
-        """What the PR did to the baseline, then to the golden suites at ``suite_paths``."""
-        return Changes(self.baseline_change(), tuple(self.golden_changes(suite_paths)))
+    def changes(self, suite_paths: Sequence[Path], watched: Sequence[Path] = ()) -> Changes:
+        """What the PR did to the baseline, to the golden suites at ``suite_paths``, and to other files
+        that can change the verdict (pytest's own files, workflows, sign-offs, and ``watched``)."""
+        return Changes(self.baseline_change(), tuple(self.golden_changes(suite_paths)),
+                       tuple(self.verdict_files(watched)))
+
+    def verdict_files(self, watched: Sequence[Path] = ()) -> list[str]:
+        """Files changed since the merge-base (uncommitted and untracked ones too) that can change the
+        verdict: any ``conftest.py``, pytest's ini files, ``.github/workflows/``, ``signoffs/``, ``watched``."""
+        sha = self.merge_base()
+        changed = self._git_lines("diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", sha)
+        changed += self._git_lines("ls-files", "--others", "--exclude-standard", "-z")
+        named = set()
+        for path in watched:
+            real = Path(os.path.realpath(path))
+            if real.is_relative_to(self.root):
+                named.add(real.relative_to(self.root).as_posix())
+        return sorted({p for p in changed if p in named or _can_change_verdict(p)})
 
     def golden_changes(self, suite_paths: Sequence[Path]) -> list[GoldenChange]:
         """Suites whose SHA256SUMS or files differ between the merge-base and the working tree.
@@ -261,3 +276,11 @@ class GitBaselineStore:
             if len(points) == limit:
                 break
         return points[::-1]
+
+
+VERDICT_FILES = frozenset({"conftest.py", "pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"})
+"""File names pytest reads for its plugins, options and hooks: editing one can change a gate's verdict."""
+
+
+def _can_change_verdict(path: str) -> bool:
+    return (PurePosixPath(path).name in VERDICT_FILES or path.startswith((".github/workflows/", "signoffs/")))

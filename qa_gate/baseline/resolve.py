@@ -41,7 +41,7 @@ def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: i
     store = open_store(config)
     try:
         baseline = store.read()
-        changes = store.changes(list(suite_paths))
+        changes = store.changes(list(suite_paths), watched_files(config))
     except UnreadableBaseline as exc:
         if not replacing:
             raise UnreadableBaseline(f"{exc}; {WAY_OUT}") from None
@@ -62,4 +62,19 @@ def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: i
             notes.append("This run is judged against the target branch's baseline; pass "
                          "--mm-accept-baseline-change to accept the new one deliberately.")
     notes.extend(change.summary() for change in changes.golden)
+    files = changes.verdict_files_summary()
+    if files is not None:
+        notes.append(files)
     return BaselineContext(store.describe(), baseline, tuple(notes), tuple(store.history(history)))
+
+
+def watched_files(config: GateConfig) -> list[Path]:
+    """The files of this config that can change its verdict: the thresholds file and the modules of
+    user adapters (``package.module:attr``, looked up beside the thresholds file)."""
+    out = [config.source]
+    for model in (config.model, config.scorer):
+        if model is not None and ":" in model.adapter:
+            parts = model.adapter.split(":")[0].split(".")
+            base = config.source.parent
+            out += [base.joinpath(*parts[:-1], parts[-1] + ".py"), base.joinpath(*parts, "__init__.py")]
+    return out

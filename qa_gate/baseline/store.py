@@ -28,8 +28,9 @@ class BaselineStore(Protocol):
         """Store ``run`` as the new baseline, atomically; returns where it went."""
         ...
 
-    def changes(self, suite_paths: Sequence[Path]) -> Changes:
-        """What the change under test did to the baseline and to the golden suites at ``suite_paths``."""
+    def changes(self, suite_paths: Sequence[Path], watched: Sequence[Path] = ()) -> Changes:
+        """What the change under test did to the baseline, to the golden suites at ``suite_paths`` and to
+        files that can change the verdict (``watched``: the thresholds file, user adapter modules)."""
         ...
 
     def history(self, limit: int = 10) -> list[HistoryPoint]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -367,3 +368,30 @@ def test_a_failing_git_command_is_one_line_naming_it(tmp_path: Path) -> None:
     assert info.value.status == 128
     assert commit_of(repo, "no-such-branch") is None and commit_of(repo, "--all") is None
     assert commit_of(repo, "main") == repo.head.commit.hexsha
+
+
+def test_files_that_can_change_the_verdict_are_listed_when_the_pr_edits_them(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    root = tmp_path / "repo"
+    commit(repo, "main", {BASELINE: baseline(0.9), "thresholds.yaml": "version: 1\n", "src/model.py": "x = 1\n",
+                          "adapters/mine.py": "def make(m, d): ...\n", "README.md": "hello\n"})
+    repo.git.checkout("-b", "feature")
+    path = root / BASELINE
+    assert resolve_baseline(_config(path), []).changes == ()  # nothing edited yet: nothing listed
+    commit(repo, "loosen the gate", {"conftest.py": "def pytest_sessionfinish(session): session.exitstatus = 0\n",
+                                     ".github/workflows/gate.yml": "on: pull_request\n",
+                                     "src/model.py": "x = 2\n", "README.md": "bye\n"})
+    (root / "thresholds.yaml").write_text("version: 1\n# uncommitted edit\n")
+    (root / "adapters" / "mine.py").write_text("def make(m, d): return None\n")
+    (root / "signoffs").mkdir()
+    (root / "signoffs" / "v9.json").write_text("{}\n")  # untracked
+    (root / "tests").mkdir()
+    (root / "tests" / "pytest.ini").write_text("[pytest]\n")
+
+    config = dataclasses.replace(_config(path), source=root / "thresholds.yaml",
+                                 model=ModelConfig("adapters.mine:make", "ckpt"))
+    [line] = resolve_baseline(config, []).changes
+    assert line.startswith("This change also edits files that can change the gate's verdict: ")
+    listed = line.split(": ", 1)[1].split(". Review")[0].split(", ")
+    assert listed == [".github/workflows/gate.yml", "adapters/mine.py", "conftest.py", "signoffs/v9.json",
+                      "tests/pytest.ini", "thresholds.yaml"]  # not src/model.py or README.md
