@@ -63,8 +63,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", type=Path, help="also write the self-contained HTML report here")
     parser.add_argument("--baseline-ref", help="git ref holding the baseline at its merge-base with HEAD")
     parser.add_argument("--mode", help="significant or strict, for every regression rule")
-    parser.add_argument("--accept-baseline-change", action="store_true", default=None,
-                        help="judge against the baseline as changed by this branch")
+    parser.add_argument("--accept-bar-change", "--accept-baseline-change", action="store_true", default=None,
+                        dest="accept_bar_change",
+                        help="judge by this branch's own rules and baseline, not the target branch's "
+                             "(--accept-baseline-change is the old name)")
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
@@ -73,7 +75,7 @@ def _overrides(args: argparse.Namespace) -> Overrides:
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size,
                      baseline_path=args.baseline, report_path=args.report,
                      baseline_ref=args.baseline_ref, mode=args.mode,
-                     accept_baseline_change=args.accept_baseline_change, option_prefix="--")
+                     accept_bar_change=args.accept_bar_change, option_prefix="--")
 
 
 def build_parser() -> argparse.ArgumentParser:

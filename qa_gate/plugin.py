@@ -60,10 +60,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("mm_gate", "enable the gate (like --mm-gate)", type="bool", default=False)
     group.addoption("--mm-update-baseline", action="store_true", default=False, dest="mm_update_baseline",
                     help="record this run as the new baseline (when every floor holds and no metric was skipped)")
-    group.addoption("--mm-accept-baseline-change", action="store_true", default=None,
-                    dest="mm_accept_baseline_change",
-                    help="judge against the baseline as changed by this branch, not the target branch's")
-    parser.addini("mm_accept_baseline_change", "like --mm-accept-baseline-change", type="bool", default=False)
+    group.addoption("--mm-accept-bar-change", "--mm-accept-baseline-change", action="store_true", default=None,
+                    dest="mm_accept_bar_change",
+                    help="judge by this branch's own rules and baseline, not the target branch's "
+                         "(--mm-accept-baseline-change is the old name)")
+    parser.addini("mm_accept_bar_change", "like --mm-accept-bar-change", type="bool", default=False)
+    parser.addini("mm_accept_baseline_change", "old name of mm_accept_bar_change", type="bool", default=False)
     group.addoption("--mm-debug", action="store_true", default=None, dest="mm_debug",
                     help="show the traceback of a gate error (config, data, checkpoint or internal)")
     parser.addini("mm_debug", "like --mm-debug", type="bool", default=False)
@@ -136,7 +138,8 @@ def _controller(config: pytest.Config) -> Controller:
         batch_size=values["batch-size"],  # type: ignore[arg-type]  # a string; load_config validates it
         baseline_path=values["baseline"], report_path=values["report"],
         baseline_ref=values["baseline-ref"], mode=values["mode"],
-        accept_baseline_change=_flag(config, "mm_accept_baseline_change") or None, option_prefix=PREFIX,
+        accept_bar_change=_flag(config, "mm_accept_bar_change") or bool(config.getini("mm_accept_baseline_change"))
+        or None, option_prefix=PREFIX,
     )
     html = Path(values["html"]).absolute() if values["html"] else None
     junit = getattr(config.option, "xmlpath", None)

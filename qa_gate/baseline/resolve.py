@@ -54,7 +54,7 @@ def resolve_baseline(config: GateConfig, suite_paths: Sequence[Path], history: i
     notes: list[str] = []
     if changes.baseline is not None:
         notes.append(changes.baseline.summary())
-        if config.accept_baseline_change:
+        if config.accept_bar_change:
             baseline = changes.baseline.new
             notes.append("The changed baseline is accepted (--mm-accept-baseline-change): "
                          "this run is judged against it.")

@@ -54,7 +54,7 @@ OPTION_NAMES: Mapping[str, str] = MappingProxyType({
     "checkpoint": "checkpoint", "adapter": "adapter", "model_name": "model-name",
     "device": "device", "dtype": "dtype", "batch_size": "batch-size",
     "baseline_path": "baseline", "report_path": "report",
-    "baseline_ref": "baseline-ref", "accept_baseline_change": "accept-baseline-change",
+    "baseline_ref": "baseline-ref", "accept_bar_change": "accept-bar-change",
     "mode": "mode",
 })
 """The option that sets each :class:`Overrides` field, without the face's prefix (``--`` or ``--mm-``)."""
@@ -92,7 +92,7 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
     ref = None if ref is None else git_ref(ref, where / "baseline" / "ref")
     if overrides.baseline_ref is not None:
         ref = git_ref(overrides.baseline_ref, _option("baseline_ref", overrides))
-    accept = overrides.accept_baseline_change
+    accept = overrides.accept_bar_change
     suites = _suites(data.get("suites", MISSING), where / "suites", base, gate)
     scorer = None if data.get("scorer") is None else _scorer(data["scorer"], where / "scorer", base)
     _check_scorer(suites, scorer, where)
@@ -107,8 +107,8 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         resamples=gate.resamples,
         seed=gate.seed,
         baseline_ref=ref,
-        accept_baseline_change=accept is not None and flag(
-            accept, _option("accept_baseline_change", overrides), from_text=True),
+        accept_bar_change=accept is not None and flag(
+            accept, _option("accept_bar_change", overrides), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
         max_pixels=max_pixels,
     )

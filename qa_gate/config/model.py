@@ -99,7 +99,7 @@ class GateConfig:
     resamples: int = 10000
     seed: int = 0
     baseline_ref: str | None = None
-    accept_baseline_change: bool = False
+    accept_bar_change: bool = False
     baseline_explicit: bool = False
     scorer: ModelConfig | None = None
     """A fixed dual encoder that scores generated captions (``caption: generated``); runs on the model's device."""
@@ -127,6 +127,9 @@ class Overrides:
     baseline_path: str | None = None
     report_path: str | None = None
     baseline_ref: str | None = None
-    accept_baseline_change: bool | None = None
+    accept_bar_change: bool | None = None
     mode: str | None = None
     option_prefix: str = "--"
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Where a given value came from when not the command line, by field: ``"pytest.ini"``,
+    ``"pyproject.toml addopts"``, ``"PYTEST_ADDOPTS"``. The bar-change block names them."""

@@ -107,6 +107,10 @@ class Verdict:
     baseline_source: str | None = None
     changes: tuple[str, ...] = ()
     """What the change under test did to the baseline or the golden suites (report's first lines)."""
+    bar_changes: tuple[str, ...] = ()
+    """How this run's bar differs from the target branch's: rules, suites, metric parameters, the baseline
+    and gate sections, bar-changing options from ini files or the environment, an accepted change.
+    One line each, "old → new" where there is an old; the report and the terminal show them first."""
     history: tuple[HistoryPoint, ...] = ()
     """Earlier baselines on the target branch, oldest first."""
     flips: tuple[SampleDelta, ...] = ()

@@ -354,7 +354,7 @@ def test_resolution_judges_against_the_merge_base_unless_the_change_is_accepted(
     assert "0.9000 → 0.7000" in judged.changes[0] and "--mm-accept-baseline-change to accept" in judged.changes[1]
     assert [value(p.run) for p in judged.history] == pytest.approx([0.9])
 
-    accepted = resolve_baseline(_config(path, accept_baseline_change=True), [])
+    accepted = resolve_baseline(_config(path, accept_bar_change=True), [])
     assert value(accepted.baseline) == pytest.approx(0.7)
     assert "is accepted" in accepted.changes[1]
 

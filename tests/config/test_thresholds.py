@@ -685,7 +685,7 @@ def test_unknown_suite_key_suggests_slices(tmp_path: Path) -> None:
 
 def test_baseline_ref_and_flags_default(tmp_path: Path) -> None:
     cfg = load(tmp_path, valid())
-    assert (cfg.baseline_ref, cfg.accept_baseline_change, cfg.baseline_explicit) == (None, False, False)
+    assert (cfg.baseline_ref, cfg.accept_bar_change, cfg.baseline_explicit) == (None, False, False)
 
 
 @pytest.mark.parametrize("ref", ["main", "origin/main", "v1.2.0", "HEAD~1", "3f2a9c1", "refs/heads/release-1"])
@@ -707,29 +707,29 @@ def test_baseline_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     doc = valid()
     doc["baseline"] = {"path": "file.json", "ref": "main"}
-    cfg = load(tmp_path, doc, Overrides(baseline_ref="origin/release", accept_baseline_change=True,
+    cfg = load(tmp_path, doc, Overrides(baseline_ref="origin/release", accept_bar_change=True,
                                         baseline_path="cli.json"))
-    assert (cfg.baseline_ref, cfg.accept_baseline_change) == ("origin/release", True)
+    assert (cfg.baseline_ref, cfg.accept_bar_change) == ("origin/release", True)
     assert cfg.baseline_explicit
     assert cfg.baseline_path == tmp_path / "cli.json"
-    assert load(tmp_path, doc, Overrides(accept_baseline_change=False)).accept_baseline_change is False
+    assert load(tmp_path, doc, Overrides(accept_bar_change=False)).accept_bar_change is False
 
 
 @pytest.mark.parametrize(("text", "expected"), [("true", True), ("Yes", True), ("1", True),
                                                 ("false", False), ("no", False), ("0", False)])
-def test_accept_baseline_change_from_ini_text(tmp_path: Path, text: str, expected: bool) -> None:
-    overrides = Overrides(accept_baseline_change=text)  # type: ignore[arg-type]
-    assert load(tmp_path, valid(), overrides).accept_baseline_change is expected
+def test_accept_bar_change_from_ini_text(tmp_path: Path, text: str, expected: bool) -> None:
+    overrides = Overrides(accept_bar_change=text)  # type: ignore[arg-type]
+    assert load(tmp_path, valid(), overrides).accept_bar_change is expected
 
 
 def test_new_options_are_named() -> None:
     assert OPTION_NAMES["baseline_ref"] == "baseline-ref"
-    assert OPTION_NAMES["accept_baseline_change"] == "accept-baseline-change"
+    assert OPTION_NAMES["accept_bar_change"] == "accept-bar-change"
     assert OPTION_NAMES["mode"] == "mode"
 
 
 def test_each_face_spells_its_options() -> None:
-    assert set(OPTION_NAMES) == set(Overrides.__dataclass_fields__) - {"option_prefix"}
+    assert set(OPTION_NAMES) == set(Overrides.__dataclass_fields__) - {"option_prefix", "sources"}
     assert option_name("batch_size", Overrides()) == "--batch-size"
     assert option_name("batch_size", Overrides(option_prefix="--mm-")) == "--mm-batch-size"
     assert option_name("baseline_path", Overrides(option_prefix="--mm-")) == "--mm-baseline"
@@ -741,8 +741,8 @@ def test_each_face_spells_its_options() -> None:
                                "(did you mean 'strict'?)"),
     (Overrides(baseline_ref=""), "--mm-baseline-ref: expected a git ref (a branch, tag or commit"),
     (Overrides(baseline_ref="-x"), "--mm-baseline-ref: expected a git ref"),
-    (Overrides(accept_baseline_change="maybe"),  # type: ignore[arg-type]
-     "--mm-accept-baseline-change: expected true or false, got 'maybe'"),
+    (Overrides(accept_bar_change="maybe"),  # type: ignore[arg-type]
+     "--mm-accept-bar-change: expected true or false, got 'maybe'"),
 ])
 def test_new_override_errors_name_the_option(tmp_path: Path, overrides: Overrides, expected: str) -> None:
     assert error(tmp_path, valid(), replace(overrides, option_prefix="--mm-")).startswith(expected)
