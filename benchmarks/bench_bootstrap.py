@@ -15,12 +15,22 @@ two training runs of one model, not GPU jitter). Prints
 3. the wall time of ``estimate_drop`` with 10,000 resamples over a ``--big-n`` suite for
    a mean metric (k=1) and a corpus ratio metric (k=2), and of ``paired_drops`` per
    chunk size.
+
+``--scale 1000,10000,100000`` instead times a whole suite's bootstrap in one run, old against new:
+10 regression rules (clipscore, refclipscore, cosine, zeroshot_top1, zeroshot_mean_per_class_recall,
+i2t_r1, t2i_r1, t2i_median_rank, vqa_accuracy, f1_micro-like ratio) and 5 slice keys of 4 values each.
+Old: one ``estimate_drop`` per rule and one ``delta_interval`` per (metric, slice), each with its own
+draws, as the gate did; new: ``verdict.gate.evaluate`` (one set of draws, intervals for the shown
+slices). Old above ``--old-max`` samples is extrapolated linearly from the largest size timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -67,6 +77,90 @@ def best_time(fn, repeat: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+SCALE_METRICS = ("clipscore", "refclipscore", "cosine", "zeroshot_top1", "zeroshot_mean_per_class_recall",
+                 "i2t_r1", "t2i_r1", "t2i_median_rank", "vqa_accuracy", "cer")
+
+
+def _scale_stats(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Plausible per-sample statistics of ``name`` for ``n`` samples."""
+    if name == "refclipscore":
+        return rng.random((n, 3))
+    if name in ("zeroshot_top1", "i2t_r1"):
+        rank = rng.integers(1, 6, n).astype(float)
+        return np.stack([(rank <= 1).astype(float), rank], axis=1)
+    if name == "zeroshot_mean_per_class_recall":
+        return np.stack([rng.integers(0, 2, n), rng.integers(0, 10, n)], axis=1).astype(float)
+    if name in ("t2i_r1", "cer"):
+        return np.stack([rng.integers(0, 3, n), rng.integers(3, 6, n)], axis=1).astype(float)
+    if name == "t2i_median_rank":
+        out = rng.integers(1, 50, (n, 5)).astype(float)
+        out[rng.random((n, 5)) < 0.3] = np.nan
+        out[:, 0] = rng.integers(1, 50, n)
+        return out
+    return rng.random((n, 1))
+
+
+def scale(sizes: list[int], resamples: int, old_max: int) -> None:
+    """Old (per rule, per slice draws) against new (one set of draws per suite) on whole suites."""
+    from types import MappingProxyType
+
+    from qa_gate.config.model import Rule
+    from qa_gate.metrics.registry import get_metric
+    from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
+    from qa_gate.verdict.diffs import delta_interval, paired_rows, slice_rows
+    from qa_gate.verdict.gate import evaluate
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from support.runs import build_config
+
+    print(f"## whole-suite bootstrap, {resamples} resamples, {len(SCALE_METRICS)} regression rules, 5 slice keys x 4")
+    print(f"{'n':>7} | {'old s':>8} | {'new s':>7} | {'old/new':>7} | slices with intervals (new / old)")
+    last = None
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        tags = [MappingProxyType({f"key{k}": f"v{int(v)}" for k, v in enumerate(row)})
+                for row in rng.integers(0, 4, size=(n, 5))]
+        samples = tuple(SampleInfo(f"s{i}", "", tags[i]) for i in range(n))
+
+        def run(shift: float) -> RunResult:
+            metrics = {}
+            for name in SCALE_METRICS:
+                stats = _scale_stats(name, n, rng)
+                value = float(get_metric(name).aggregate(stats))
+                metrics[name] = MetricResult(name, value, get_metric(name).higher_is_better, "fp", {}, stats,
+                                             tuple(get_metric(name).sample_values(stats).tolist()))
+            suite = SuiteResult("shapes", "golden/shapes", "sfp", samples, MappingProxyType(metrics))
+            return RunResult(CheckpointInfo("a", "c", "h", "m"), {}, (suite,), "t")
+
+        base, cand = run(0.0), run(0.01)
+        config = build_config({name: [Rule("max_drop", 0.05)] for name in SCALE_METRICS}, resamples=resamples)
+        began = time.perf_counter()
+        verdict = evaluate(cand, base, config)
+        new_s = time.perf_counter() - began
+        shown = sum(1 for s in verdict.slices if s.low is not None)
+        if n <= old_max:
+            began = time.perf_counter()
+            suite, base_suite = cand.suites[0], base.suites[0]
+            for name in SCALE_METRICS:
+                impl, metric, base_metric = get_metric(name), suite.metrics[name], base_suite.metrics[name]
+                estimate_drop(impl.aggregate, metric.stats, base_metric.stats, higher_is_better=impl.higher_is_better,
+                              relative=False, allowed=0.05, resamples=resamples, mean_sufficient=impl.mean_sufficient)
+                for rows in slice_rows(suite).values():
+                    delta_interval(metric, base_metric, rows, paired_rows(suite, base_suite, rows) or [], 0.95,
+                                   resamples, 0)
+            old_s = time.perf_counter() - began
+            last = (n, old_s)
+            old_text = f"{old_s:>8.1f}"
+        elif last is not None:
+            old_s = last[1] * n / last[0]
+            old_text = f"~{old_s:>7.0f}"
+        else:
+            old_s, old_text = float("nan"), f"{'-':>8}"
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{n:>7} | {old_text} | {new_s:>7.1f} | {old_s / new_s:>6.1f}x | {shown} / "
+              f"{len(verdict.slices)} | max RSS so far {rss:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200, help="simulated suites per scenario")
@@ -80,7 +174,12 @@ def main() -> None:
     parser.add_argument("--chunks", default="25000,100000,1000000,20000000", help="chunk_elements to time")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--scale", default="", help="time whole suites of these sizes, old against new")
+    parser.add_argument("--old-max", type=int, default=10_000, help="--scale: largest size the old way is timed at")
     args = parser.parse_args()
+    if args.scale:
+        scale([int(x) for x in args.scale.split(",")], args.resamples, args.old_max)
+        return
     allowed = args.max_drop
 
     se = args.noise / np.sqrt(args.n)

@@ -1,13 +1,14 @@
-"""Time and peak memory of blocked retrieval ranking (``qa_gate.metrics.retrieval.rank_arrays``).
+"""Retrieval ranks: the float32 torch tiles (``qa_gate.metrics.ranking``) against the float64 numpy tiles
+they replaced, in one run.
 
-    python benchmarks/bench_retrieval.py [--images 10000] [--captions 5] [--dim 512]
-                                         [--blocks 1024,2048,4096] [--dtypes float32,float64] [--full]
+    python benchmarks/bench_retrieval.py [--images 1000,2000,4000,10000] [--captions 5] [--dim 512]
+                                         [--device cpu] [--block 4096] [--old-max 10000] [--repeat 1]
 
-Random L2-normalised embeddings (each caption = its image plus noise, renormalised).
-For each input dtype and block size, prints the best wall time over ``--repeat`` runs and
-the peak memory ``rank_arrays`` allocated beyond its inputs (tracemalloc, which numpy
-reports to), next to the size of the full ``n_captions x n_images`` float64 matrix that
-blocking avoids. ``--full`` also times the naive full-matrix computation for comparison.
+Random L2-normalised float32 embeddings (each caption = its image plus noise, renormalised; a few
+duplicated captions and images for exact ties). For each size prints the wall time of the old and
+the new ranking, their ratio, how many entries the new one had to redo in float64, and checks the
+ranks are identical. Sizes above ``--old-max`` time the new ranking only and extrapolate the old
+one quadratically from the largest size measured.
 """
 
 from __future__ import annotations
@@ -15,81 +16,112 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-import tracemalloc
 
 import numpy as np
 
-from qa_gate.metrics.retrieval import rank_arrays
+from qa_gate.metrics import ranking
+from qa_gate.metrics.ranking import TIE_TOL, positive_ranks
 
 
-def suite(n_images: int, per_image: int, dim: int, dtype: str, seed: int = 0
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random normalised images, ``per_image`` noisy captions each, and the owner index."""
+def old_positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, block: int = 2048
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The previous implementation: float64 copies, numpy tiles of float64 similarities."""
+    queries, targets = np.asarray(queries, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+    nq, nt = len(queries), len(targets)
+    pos = np.empty(nq)
+    for a in range(0, nq, block):
+        pos[a:a + block] = np.einsum("ij,ij->i", queries[a:a + block], targets[owner[a:a + block]])
+    best = np.full(nt, -np.inf)
+    np.maximum.at(best, owner, pos)
+    fwd_thr, rev_thr = pos - TIE_TOL, best - TIE_TOL
+    fwd, rev = np.zeros(nq, dtype=np.int64), np.zeros(nt, dtype=np.int64)
+    for a in range(0, nq, block):
+        own = owner[a:a + block]
+        for c in range(0, nt, block):
+            sims = queries[a:a + block] @ targets[c:c + block].T
+            rows = np.flatnonzero((own >= c) & (own < c + block))
+            sims[rows, own[rows] - c] = np.nan
+            fwd[a:a + block] += np.count_nonzero(sims >= fwd_thr[a:a + block, None], axis=1)
+            rev[c:c + block] += np.count_nonzero(sims >= rev_thr[None, c:c + block], axis=0)
+            del sims
+    return fwd + 1, np.where(np.isfinite(best), rev + 1, 0)
+
+
+def suite(n_images: int, per_image: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random normalised float32 images, ``per_image`` noisy captions each (a few duplicated), the owners."""
     rng = np.random.default_rng(seed)
-    images = rng.standard_normal((n_images, dim)).astype(dtype)
+    images = rng.standard_normal((n_images, dim), dtype=np.float32)
+    images[1:4] = images[0]
     images /= np.linalg.norm(images, axis=1, keepdims=True)
     owner = np.repeat(np.arange(n_images), per_image)
-    captions = (images[owner] + rng.standard_normal((len(owner), dim)).astype(dtype) * 0.3).astype(dtype)
+    captions = images[owner] + rng.standard_normal((len(owner), dim), dtype=np.float32) * 1.2
+    captions[10:20] = captions[5]
     captions /= np.linalg.norm(captions, axis=1, keepdims=True)
     return images, captions, owner
 
 
-def full_matrix_ranks(images: np.ndarray, captions: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """Text->image ranks from the whole similarity matrix at once (the unblocked baseline)."""
-    sims = captions.astype(np.float64) @ images.astype(np.float64).T
-    pos = sims[np.arange(len(owner)), owner]
-    return np.count_nonzero(sims >= pos[:, None] - 1e-9, axis=1)
+def redone_entries(captions: np.ndarray, images: np.ndarray, owner: np.ndarray, block: int, device: str) -> int:
+    """How many entries the float32 brackets left to float64 (an extra, untimed run)."""
+    redone = [0]
+    real = ranking._redone
+
+    def counting(pairs, sims, first, thr, vectors, right):  # type: ignore[no-untyped-def]
+        redone[0] += len(pairs)
+        return real(pairs, sims, first, thr, vectors, right)
+
+    ranking._redone = counting
+    try:
+        positive_ranks(captions, images, owner, block=block, device=device)
+    finally:
+        ranking._redone = real
+    return redone[0]
 
 
-def measure(fn: object, repeat: int) -> tuple[float, float, object]:
-    """Best wall seconds over ``repeat`` runs, peak traced MiB of one run, the result."""
+def timed(fn: object, repeat: int) -> tuple[float, object]:
+    """Best wall seconds over ``repeat`` runs and the result."""
     best, result = float("inf"), None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        began = time.perf_counter()
         result = fn()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - t0)
-    tracemalloc.start()
-    fn()  # type: ignore[operator]
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return best, peak / 2**20, result
+        best = min(best, time.perf_counter() - began)
+    return best, result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--images", default="1000,2000,4000,10000")
     parser.add_argument("--captions", type=int, default=5, help="captions per image")
     parser.add_argument("--dim", type=int, default=512)
-    parser.add_argument("--blocks", default="1024,2048,4096")
-    parser.add_argument("--dtypes", default="float32,float64", help="dtype of the input embeddings")
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--full", action="store_true", help="also time the full-matrix baseline")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--block", type=int, default=ranking.DEFAULT_BLOCK)
+    parser.add_argument("--old-max", type=int, default=10_000, help="largest size the old ranking is timed at")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
-    n_captions = args.images * args.captions
-    full_bytes = n_captions * args.images * 8
-    print(f"{args.images} images x {args.captions} captions = {n_captions} captions, d={args.dim}")
-    print(f"full similarity matrix (float64): {full_bytes / 2**30:.2f} GiB "
-          f"({n_captions} x {args.images} x 8 bytes)")
-    for dtype in args.dtypes.split(","):
-        images, captions, owner = suite(args.images, args.captions, args.dim, dtype)
-        inputs_mib = (images.nbytes + captions.nbytes + owner.nbytes) / 2**20
-        print(f"\ninputs {dtype}: {inputs_mib:.0f} MiB")
-        print(f"{'block':>6} {'time s':>8} {'peak MiB':>9} {'of full':>8}  i2t_r1  t2i_r1")
-        reference = None
-        for block in (int(b) for b in args.blocks.split(",")):
-            seconds, peak, ranks = measure(lambda: rank_arrays(images, captions, owner, block=block), args.repeat)
-            assert ranks is not None
-            if reference is None:
-                reference = ranks
-            assert np.array_equal(ranks.t2i, reference.t2i) and np.array_equal(ranks.i2t, reference.i2t)
-            print(f"{block:>6} {seconds:>8.2f} {peak:>9.0f} {peak * 2**20 / full_bytes:>7.1%}  "
-                  f"{np.mean(ranks.i2t <= 1):.4f}  {np.mean(ranks.t2i <= 1):.4f}")
-        if args.full:
-            seconds, peak, t2i = measure(lambda: full_matrix_ranks(images, captions, owner), 1)
-            assert reference is not None and np.array_equal(np.asarray(t2i), reference.t2i)
-            print(f"{'full':>6} {seconds:>8.2f} {peak:>9.0f} {peak * 2**20 / full_bytes:>7.1%}  "
-                  f"(text->image only)")
+    import torch
+
+    print(f"{args.captions} captions per image, d={args.dim}, device {args.device}, block {args.block}, "
+          f"torch threads {torch.get_num_threads()}")
+    print(f"{'images':>7} {'captions':>8} {'old s':>8} {'new s':>8} {'old/new':>8} {'float64 redo':>12}  "
+          "i2t_r1  t2i_r1")
+    last: tuple[int, float] | None = None
+    for n in (int(x) for x in args.images.split(",")):
+        images, captions, owner = suite(n, args.captions, args.dim)
+        new_s, new = timed(lambda: positive_ranks(captions, images, owner, block=args.block, device=args.device),
+                           args.repeat)
+        redo = redone_entries(captions, images, owner, args.block, args.device) if n <= 4000 else -1
+        t2i, i2t = new  # type: ignore[misc]
+        if n <= args.old_max:
+            old_s, old = timed(lambda: old_positive_ranks(captions, images, owner), args.repeat)
+            assert np.array_equal(old[0], t2i) and np.array_equal(old[1], i2t), "ranks differ"  # type: ignore[index]
+            last = (n, old_s)
+            old_text = f"{old_s:>8.2f}"
+        else:
+            assert last is not None
+            old_s = last[1] * (n / last[0]) ** 2
+            old_text = f"~{old_s:>7.0f}"
+        print(f"{n:>7} {len(captions):>8} {old_text} {new_s:>8.2f} {old_s / new_s:>7.1f}x {redo:>12}  "
+              f"{np.mean(i2t <= 1):.4f}  {np.mean(t2i <= 1):.4f}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nprocess max RSS: {rss:.0f} MiB")
 

@@ -31,12 +31,9 @@ def temp_prefix(path: Path) -> str:
     return f".{Path(path).name}."
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically, creating parent folders and keeping the file's mode.
-
-    The bytes go to a temporary file in the same folder that then replaces ``path``,
-    so readers see the old file or the new one, never half of one.
-    """
+def synced_temp(path: Path, data: bytes) -> Path:
+    """``data`` in a synced temporary file beside ``path``, with ``path``'s mode (0644 for a new file),
+    creating parent folders; the caller renames it into place (a later write removes one left behind)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -50,11 +47,25 @@ def write_atomic(path: Path, data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return Path(tmp)
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, creating parent folders and keeping the file's mode.
+
+    The bytes go to a temporary file in the same folder that then replaces ``path``,
+    so readers see the old file or the new one, never half of one.
+    """
+    tmp = synced_temp(Path(path), data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Path(path)
 
 
 def stale_temps(path: Path) -> list[Path]:

@@ -12,11 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa_gate.baseline.file import samples_path
 from qa_gate.config.load import option_name
 from qa_gate.config.model import GateConfig, ModelConfig, Overrides
 from qa_gate.errors import GateError
 from qa_gate.files import unwritable
 from qa_gate.golden.suite import Suite
+from qa_gate.report.comment import comment_path
 from qa_gate.signoff_record import FOLDER as SIGNOFFS
 
 
@@ -45,7 +47,8 @@ class Output:
     what: str
     path: Path
     kind: str = "other"
-    """``"markdown"``, ``"html"``, ``"baseline"`` or ``"other"`` (an output a face adds, e.g. JUnit XML)."""
+    """``"markdown"``, ``"html"``, ``"verdict"``, ``"baseline"`` or ``"other"`` (an output a face adds, e.g. JUnit
+    XML)."""
     replaces: str | None = None
     """The kind of input this output replaces on purpose (``"baseline"``, for a baseline update)."""
 
@@ -58,7 +61,8 @@ def real(path: Path) -> Path:
 def run_inputs(config: GateConfig, suites: Sequence[Suite]) -> tuple[Input, ...]:
     """Everything the run reads: thresholds, baseline, golden suite folders, checkpoints, sign-off records."""
     found = [Input(f"the thresholds file ({config.source.name})", config.source),
-             Input("the baseline", config.baseline_path, kind="baseline")]
+             Input("the baseline", config.baseline_path, kind="baseline"),
+             Input("the baseline's per-sample file", samples_path(config.baseline_path), kind="baseline")]
     found += [Input(f"golden suite '{suite.name}'", suite.path, folder=True) for suite in suites]
     base = config.source.parent
     models: list[tuple[str, ModelConfig | None]] = [("the checkpoint", config.model), ("the scorer", config.scorer)]
@@ -88,20 +92,28 @@ def _work_tree(folder: Path) -> Path:
 
 
 def run_outputs(config: GateConfig, overrides: Overrides, html: Path | None,
-                update_baseline: bool) -> tuple[Output, ...]:
-    """Every file the run will write: the Markdown and HTML reports, and the baseline when updating it."""
+                update_baseline: bool, verdict: Path | None = None) -> tuple[Output, ...]:
+    """Every file the run will write: the Markdown and HTML reports, the verdict file, and the baseline
+    when updating it."""
     found = []
     source = config.source.name
     if config.report_path is not None:
         label = (option_name("report_path", overrides) if overrides.report_path is not None
                  else f"report.path in {source}")
         found.append(Output(label, "the Markdown report", config.report_path, "markdown"))
+        found.append(Output(f"{label} (the PR comment beside it)", "the PR comment",
+                            comment_path(config.report_path), "comment"))
     if html is not None:
         found.append(Output(f"{overrides.option_prefix}html", "the HTML report", Path(html).absolute(), "html"))
+    if verdict is not None:
+        found.append(Output(f"{overrides.option_prefix}verdict", "the verdict file", Path(verdict).absolute(),
+                            "verdict"))
     if update_baseline:
         label = (option_name("baseline_path", overrides) if overrides.baseline_path is not None
                  else f"baseline.path in {source}")
         found.append(Output(label, "the baseline", config.baseline_path, "baseline", replaces="baseline"))
+        found.append(Output(label, "the baseline's per-sample file", samples_path(config.baseline_path), "baseline",
+                            replaces="baseline"))
     return tuple(found)
 
 

@@ -26,27 +26,31 @@ import pytest
 from qa_gate.errors import GateError
 from qa_gate.faults import Outputs, internal_error_line, interrupted_line
 from qa_gate.handoff import FAILED, SKIPPED, Handoff
+from qa_gate.option_sources import INI_DEFAULTS, bar_sources
 from qa_gate.session import Controller, GateCheckFailed, GateSession, Worker
 
 if TYPE_CHECKING:
     from qa_gate.pipeline import GateResults
 
 OPTIONS: tuple[tuple[str, str, str], ...] = (
-    ("thresholds", "PATH", "thresholds file (default: thresholds.yaml)"),
+    ("thresholds", "PATH", "thresholds file (default: thresholds.yaml beside the ini file, else in the cwd)"),
     ("checkpoint", "PATH_OR_ID", "checkpoint under test; overrides model.checkpoint"),
     ("adapter", "NAME", "adapter: open_clip, transformers or module:attr; overrides model.adapter"),
     ("model-name", "NAME", "open_clip architecture or config .json; overrides model.model_name"),
     ("device", "DEVICE", "auto, cpu, cuda or cuda:N; overrides model.device"),
     ("dtype", "DTYPE", "auto, float32, float16 or bfloat16; overrides model.dtype"),
     ("batch-size", "N", "inference batch size; overrides model.batch_size"),
+    ("workers", "N", "image decoding threads (default min(4, CPUs)); overrides model.workers"),
     ("baseline", "PATH", "baseline file; overrides baseline.path"),
     ("report", "PATH", "write the Markdown report here; overrides report.path"),
     ("html", "PATH", "also write the self-contained HTML report (thumbnails, slices, trend) here"),
+    ("verdict", "PATH", "write the machine-readable verdict here (default: mm-gate-verdict.json in the cwd)"),
     ("baseline-ref", "REF", "git ref whose merge-base with HEAD holds the baseline "
                             "(default: $GITHUB_BASE_REF, else origin/main, else main)"),
     ("mode", "MODE", "significant or strict: how every regression rule is judged (strict for release sign-off)"),
+    ("cache-dir", "PATH", "model-output cache folder (default: $XDG_CACHE_HOME/qa_gate/outputs)"),
 )
-PATH_OPTIONS = frozenset({"thresholds", "checkpoint", "model-name", "baseline", "report", "html"})
+PATH_OPTIONS = frozenset({"thresholds", "checkpoint", "model-name", "baseline", "report", "html", "verdict"})
 PREFIX = "--mm-"
 WORKER_KEY = "mm_gate"
 """The ``workerinput`` key holding the controller's :class:`~qa_gate.handoff.Handoff` (JSON)."""
@@ -69,10 +73,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mm-debug", action="store_true", default=None, dest="mm_debug",
                     help="show the traceback of a gate error (config, data, checkpoint or internal)")
     parser.addini("mm_debug", "like --mm-debug", type="bool", default=False)
+    group.addoption("--mm-no-cache", action="store_true", default=None, dest="mm_no_cache",
+                    help="neither read nor write the model-output cache (run the model on every sample)")
     for name, metavar, help_text in OPTIONS:
         dest = "mm_" + name.replace("-", "_")
         group.addoption(f"{PREFIX}{name}", metavar=metavar, default=None, dest=dest, help=help_text)
-        parser.addini(dest, help_text, default=None)
+        parser.addini(dest, help_text, default=INI_DEFAULTS.get(dest))  # ini-relative
 
 
 def _flag(config: pytest.Config, dest: str) -> bool:
@@ -136,17 +142,19 @@ def _controller(config: pytest.Config) -> Controller:
         checkpoint=values["checkpoint"], adapter=values["adapter"], model_name=values["model-name"],
         device=values["device"], dtype=values["dtype"],
         batch_size=values["batch-size"],  # type: ignore[arg-type]  # a string; load_config validates it
+        workers=values["workers"],  # type: ignore[arg-type]
         baseline_path=values["baseline"], report_path=values["report"],
         baseline_ref=values["baseline-ref"], mode=values["mode"],
         accept_bar_change=_flag(config, "mm_accept_bar_change") or bool(config.getini("mm_accept_baseline_change"))
-        or None, option_prefix=PREFIX,
+        or None, option_prefix=PREFIX, sources=bar_sources(config),
+        cache_dir=values["cache-dir"], no_cache=config.getoption("mm_no_cache"), quiet=config.get_verbosity() < 0,
     )
     html = Path(values["html"]).absolute() if values["html"] else None
     junit = getattr(config.option, "xmlpath", None)
     others = {"--junitxml": Path(junit)} if junit else {}
     with _usage_errors(config, "while checking the config and the golden suites"):
         return Controller.create(Path(values["thresholds"] or "thresholds.yaml"), overrides,
-                                 bool(config.getoption("mm_update_baseline")), html, others)
+                                 bool(config.getoption("mm_update_baseline")), html, others, values["verdict"])
 
 
 def _worker(config: pytest.Config) -> GateSession:
@@ -219,6 +227,7 @@ class GateItem(pytest.Item):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_marker("mm_gate")
+        self.user_properties.append(("mm_gate_check", self.name))  # the check id, for mm-gate check-verdict
 
     def runtest(self) -> None:
         """Report this check's outcome: fail when it did not hold, skip when its metric could not be computed."""
@@ -291,8 +300,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Print the verdict table and where the report went."""
     if (state := _session(config)) is not None and (lines := state.summary()):
+        from qa_gate.report.terminal import with_other_tests
         terminalreporter.section("mm-gate")
-        for line in lines:
+        for line in with_other_tests(lines, terminalreporter.stats, state.planned):
             terminalreporter.write_line(line)
 
 

@@ -61,27 +61,32 @@ class GateSession:
 class Controller(GateSession):
     """The process that runs the gate, once."""
 
-    def __init__(self, prepared: Prepared, update_baseline: bool, html: Path | None) -> None:
+    def __init__(self, prepared: Prepared, update_baseline: bool, html: Path | None,
+                 verdict_file: Path | None = None) -> None:
         from qa_gate.verdict.checks import planned_check_ids
 
         super().__init__(prepared.config.source, planned_check_ids(prepared.config), None)
         self.prepared = prepared
         self.update_baseline = update_baseline
         self.html = html
+        self.verdict_file = verdict_file
         self.verdict: Verdict | None = None
         self.lines: tuple[str, ...] = ()
         self._folder: Path | None = None
 
     @classmethod
     def create(cls, thresholds: Path, overrides: Overrides, update_baseline: bool, html: Path | None,
-               others: Mapping[str, Path] | None = None) -> Controller:
+               others: Mapping[str, Path] | None = None, verdict: str | None = None) -> Controller:
         """Validate ``thresholds`` and verify its golden suites (no model is loaded); refuse an output
-        (report, HTML, baseline, ``others`` such as ``--junitxml``) that would overwrite an input."""
+        (report, HTML, baseline, the verdict file, ``others`` such as ``--junitxml``) that would overwrite an
+        input. First of all, a verdict file an earlier run left at ``verdict`` (default: in the cwd) is retired."""
         from qa_gate.pipeline import check_outputs, prepare
+        from qa_gate.verdict.record import retire, verdict_path
 
+        retire(verdict_file := verdict_path(verdict))
         prepared = prepare(thresholds, overrides)
-        check_outputs(prepared, html=html, update_baseline=update_baseline, others=others)
-        return cls(prepared, update_baseline, html)
+        check_outputs(prepared, html=html, update_baseline=update_baseline, others=others, verdict=verdict_file)
+        return cls(prepared, update_baseline, html, verdict_file)
 
     def scoring_line(self) -> str:
         """What to print before the model loads."""
@@ -116,7 +121,7 @@ class Controller(GateSession):
         from qa_gate.pipeline import deliver
 
         delivery = deliver(self.prepared, self.verdict, html=self.html, update_baseline=self.update_baseline,
-                           interrupted=interrupted)
+                           interrupted=interrupted, verdict_file=self.verdict_file)
         refused = () if delivery.refused is None else (f"mm-gate: {delivery.refused}",)
         self.lines = (*delivery.lines, *refused)
         return delivery

@@ -1,10 +1,11 @@
 """Release sign-off: a strict gate run recorded in ``signoffs/<tag>.json``, committed and tagged.
 
 ``sign_off`` refuses a dirty or unborn tree and an existing tag, runs the gate in strict mode and, only
-when it passes, writes the record, commits it (``Sign off <tag>``) and creates an annotated tag; a failure
-after the write is rolled back. ``verify`` reads the record from the tag's commit and re-checks the
-checkpoint hash, the golden fingerprints and the metric values. git is reached through ``qa_gate.gitrepo``
-(gitpython imported lazily).
+when it passes, writes the record (the verdict, the rules it was judged by, the scored results), commits it
+(``Sign off <tag>``) and creates an annotated tag, signed when git has a signing key
+(:mod:`qa_gate.signed_tags`); a failure after the write is rolled back. :func:`read_record` reads a record
+from its tag's commit; :mod:`qa_gate.signoff_verify` re-checks and re-judges it. git is reached through
+``qa_gate.gitrepo`` (gitpython imported lazily).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa_gate.config.model import Overrides
-from qa_gate.errors import AdapterError, GateError, GoldenError, first_line
 from qa_gate.files import write_atomic
 from qa_gate.gitrepo import (
     GitFailed,
@@ -32,7 +32,8 @@ from qa_gate.gitrepo import (
     succeeds,
     work_tree,
 )
-from qa_gate.signoff_record import FOLDER, MODE, SignoffError, SignoffRecord, Verification, VerifyItem
+from qa_gate.signed_tags import signing_configured
+from qa_gate.signoff_record import FOLDER, MODE, SignoffError, SignoffRecord
 from qa_gate.verdict.checks import Verdict
 
 if TYPE_CHECKING:
@@ -51,9 +52,11 @@ class SignedOff:
     record: SignoffRecord | None = None
     path: Path | None = None
     commit: str | None = None
+    signed: bool = False
+    """Whether the tag was signed (``git tag -s``): git has a signing key, or signs every tag."""
 
 
-def _repo(thresholds: Path) -> tuple[git.Repo, Path]:
+def repository(thresholds: Path) -> tuple[git.Repo, Path]:
     """The repository holding the thresholds file, and its work tree root."""
     folder = Path(thresholds).absolute().parent
     try:
@@ -104,11 +107,12 @@ def sign_off(thresholds: Path, tag: str, overrides: Overrides = Overrides(),
 
     if overrides.mode not in (None, MODE):
         raise SignoffError(f"--mode {overrides.mode}: a sign-off always runs the gate in {MODE} mode")
-    repo, root = _repo(thresholds)
+    repo, root = repository(thresholds)
     path = root / FOLDER / f"{tag}.json"
     _check_ready(repo, root, tag, path)
-    prepared = prepare(thresholds, replace(overrides, mode=MODE))
+    prepared = prepare(thresholds, replace(overrides, mode=MODE, no_cache=True))
     verdict = judge(prepared, score(prepared))
+    config = prepared.config
     if not verdict.passed:
         return SignedOff(verdict)
     if verdict.skipped:  # a release verdict must hold every configured check
@@ -117,12 +121,22 @@ def sign_off(thresholds: Path, tag: str, overrides: Overrides = Overrides(),
                            "a release verdict needs every configured check; fix that, or remove the metric "
                            "from the thresholds file")
     _check_ready(repo, root, tag, path)  # nothing may have changed while scoring
-    record = SignoffRecord.from_verdict(tag, repo.head.commit.hexsha, message, verdict)
-    return SignedOff(verdict, record, path, _commit_and_tag(repo, root, record, path))
+    record = SignoffRecord.from_verdict(tag, repo.head.commit.hexsha, message, verdict, config,
+                                        in_work_tree(config.baseline_path, root))
+    signed = signing_configured(repo)
+    return SignedOff(verdict, record, path, _commit_and_tag(repo, root, record, path, signed), signed)
 
 
-def _commit_and_tag(repo: git.Repo, root: Path, record: SignoffRecord, path: Path) -> str:
-    """Write, add, commit and tag; on any failure undo what was done, then raise."""
+def in_work_tree(path: Path, root: Path) -> str | None:
+    """``path`` relative to the work tree ``root`` (posix), or ``None`` outside it."""
+    try:
+        return Path(os.path.realpath(path)).relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+def _commit_and_tag(repo: git.Repo, root: Path, record: SignoffRecord, path: Path, signed: bool) -> str:
+    """Write, add, commit and tag (``git tag -s`` when ``signed``); on any failure undo what was done, then raise."""
     rel, subject = path.relative_to(root).as_posix(), f"Sign off {record.tag}"
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]  # deepest first
     try:
@@ -132,7 +146,7 @@ def _commit_and_tag(repo: git.Repo, root: Path, record: SignoffRecord, path: Pat
         run(repo, "commit", "-m", subject, *(("-m", record.message) if record.message else ()), "--", rel)
         commit = repo.head.commit.hexsha
         with one_line_errors("tag"):
-            repo.create_tag(record.tag, ref=commit, message=record.summary())
+            repo.create_tag(record.tag, ref=commit, message=record.summary(), **({"sign": True} if signed else {}))
     except BaseException as exc:
         _rollback(repo, record.commit, subject, rel, (path,), made)
         if isinstance(exc, GitFailed):
@@ -159,7 +173,7 @@ def _rollback(repo: git.Repo, head: str, subject: str, rel: str, files: Sequence
 
 def read_record(thresholds: Path, tag: str) -> tuple[SignoffRecord, str]:
     """The record as committed at ``tag`` (git objects, not the work tree) and the tagged commit's sha."""
-    repo, root = _repo(thresholds)
+    repo, root = repository(thresholds)
     commit = commit_of(repo, f"refs/tags/{tag}")
     if commit is None:
         raise SignoffError(f"no tag {tag!r} in {root}; sign off with: mm-gate signoff --tag {tag}")
@@ -175,62 +189,3 @@ def read_record(thresholds: Path, tag: str) -> tuple[SignoffRecord, str]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SignoffError(f"{rel} at tag {tag}: not JSON ({exc})") from None
     return SignoffRecord.from_json(data, f"{rel} at tag {tag}"), commit
-
-
-def verify(thresholds: Path, tag: str, overrides: Overrides = Overrides(), rescore: bool = True,
-           tolerance: float = 1e-6) -> Verification:
-    """Re-check a sign-off: checkpoint sha256, golden fingerprints and (``rescore``) metric values.
-
-    The checkpoint is the recorded one, relative to the thresholds folder, unless
-    ``overrides.checkpoint`` names another (relative to the current directory).
-    """
-    from qa_gate.adapters.load import checkpoint_digest
-    from qa_gate.golden.suite import load_suite
-
-    if not tolerance >= 0:
-        raise SignoffError(f"--tolerance {tolerance}: expected a number >= 0")
-    record, tagged = read_record(thresholds, tag)
-    base, cp = Path(thresholds).absolute().parent, record.checkpoint
-    candidate = (Path.cwd() if overrides.checkpoint else base) / Path(overrides.checkpoint or cp.checkpoint)
-    location = str(candidate.resolve()) if candidate.exists() else overrides.checkpoint or cp.checkpoint
-    now = checkpoint_digest(overrides.adapter or cp.adapter, location)
-    if now.startswith("unhashed:") and not cp.sha256.startswith("unhashed:"):
-        now = f"missing ({location})"
-    items = [VerifyItem(f"checkpoint {cp.checkpoint} sha256", now == cp.sha256, cp.sha256, now)]
-    for name, suite in record.suites.items():
-        try:
-            found = load_suite(base / suite.label, name).fingerprint
-        except GateError as exc:
-            found = f"unreadable ({first_line(exc)})"
-        items.append(VerifyItem(f"suite {name} ({suite.label}) fingerprint", found == suite.fingerprint,
-                                suite.fingerprint, found))
-    if rescore:
-        given = replace(overrides, checkpoint=location, adapter=overrides.adapter or cp.adapter)
-        items.extend(_rescore(thresholds, record, given, tolerance))
-    return Verification(record, tagged, tuple(items))
-
-
-def _rescore(thresholds: Path, record: SignoffRecord, overrides: Overrides, tolerance: float) -> list[VerifyItem]:
-    """Score again and compare each recorded metric: same definition, value within ``tolerance``."""
-    from qa_gate.pipeline import prepare, score
-
-    try:
-        run = score(prepare(thresholds, overrides))
-    except (GoldenError, AdapterError) as exc:
-        return [VerifyItem("metrics", False, "scored", f"cannot re-score ({first_line(exc)})")]
-    items = []
-    for name, suite in record.suites.items():
-        scored = run.suite(name)
-        for metric, was in suite.metrics.items():
-            item, value = f"metric {name}/{metric}", f"{was['value']:.6f}"
-            now = None if scored is None else scored.metrics.get(metric)
-            if now is None:
-                items.append(VerifyItem(item, False, value, "not scored (not in the thresholds file)"))
-            elif now.fingerprint != was["fingerprint"]:
-                items.append(VerifyItem(item, False, f"definition {was['fingerprint']}",
-                                        f"definition {now.fingerprint}"))
-            else:
-                diff = abs(now.value - was["value"])
-                items.append(VerifyItem(item, diff <= tolerance, value,
-                                        f"{now.value:.6f} (|Δ| {diff:.2g}, tolerance {tolerance:g})"))
-    return items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,19 @@ from support.project import TINY_CLIP, build_tiny_project
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# CI=true (as on the CI machine) makes a missing baseline fail; tests that want that set it themselves.
+os.environ.pop("CI", None)
 
 pytest_plugins = ["pytester"]
+# The gate's caches (model outputs, verified hashes) live under $XDG_CACHE_HOME: never the user's ~/.cache in
+# tests, and each test gets a fresh one (below), so no test is served what another computed.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="qa-gate-tests-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``XDG_CACHE_HOME`` (also for the programs a test starts) in a folder of this test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 def pytest_ignore_collect(collection_path: object, config: pytest.Config) -> bool | None:

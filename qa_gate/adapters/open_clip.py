@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.open_clip_source import Source, resolve
+from qa_gate.adapters.pixels import stacked
 from qa_gate.adapters.protocols import ENCODER, Built
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, first_line
@@ -29,10 +30,20 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 class OpenClipEncoder:
-    """An open_clip model with its own validation transform and tokenizer."""
+    """An open_clip model with its own validation transform and tokenizer.
+
+    ``trims_padding``: texts are encoded with each batch's padding cut after its longest text, which
+    leaves every embedding as ``encode_text`` gives it (``qa_gate.adapters.open_clip_text``); else
+    as open_clip pads them, to the context length.
+    """
 
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, device: torch.device) -> None:
+        from qa_gate.adapters.open_clip_text import trimmed_text_encoder
+
         self.model, self.preprocess, self.tokenizer, self.device = model, preprocess, tokenizer, device
+        trimmed = trimmed_text_encoder(model, tokenizer, device)
+        self.trims_padding = trimmed is not None
+        self._encode_tokens = trimmed or model.encode_text
 
     def prepare_image(self, image: Image) -> torch.Tensor:
         """One image through the model's validation transform: a ``[3, H, W]`` tensor on the CPU."""
@@ -42,12 +53,12 @@ class OpenClipEncoder:
         """Embed a batch of images, or of their :meth:`prepare_image` tensors."""
         import torch
 
-        pixels = torch.stack([x if isinstance(x, torch.Tensor) else self.preprocess(x) for x in images])
-        return self.model.encode_image(pixels.to(self.device))
+        pixels = stacked([x if isinstance(x, torch.Tensor) else self.preprocess(x) for x in images], self.device)
+        return self.model.encode_image(pixels)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Embed a batch of texts."""
-        return self.model.encode_text(self.tokenizer(list(texts)).to(self.device))
+        """Embed a batch of texts (tokenized as one batch; padding trimmed where exact)."""
+        return self._encode_tokens(self.tokenizer(list(texts)).to(self.device))
 
 
 class _NotRandom(logging.Filter):

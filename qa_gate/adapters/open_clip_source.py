@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa_gate.adapters.locations import missing_location, other_backend
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, did_you_mean, first_line
 from qa_gate.files import file_sha256
@@ -74,7 +75,8 @@ def resolve(model: ModelConfig) -> Source:
     if folder.is_dir():
         return _folder(folder)
     if text.startswith("local-dir:") or (model.model_name is None and not folder.exists()):
-        raise AdapterError(f"model.checkpoint: '{text}' does not exist; expected {FORMS}")
+        missing = missing_location(str(folder), hub=False) or f"model.checkpoint: '{text}' does not exist"
+        raise AdapterError(f"{missing}; expected {FORMS}")
     if model.model_name is None:
         raise AdapterError(
             f"model.model_name: the open_clip checkpoint '{text}' needs its architecture "
@@ -97,6 +99,8 @@ def resolve(model: ModelConfig) -> Source:
 
 def _folder(folder: Path) -> Source:
     config = folder / CONFIG_FILE
+    if not config.is_file() and (other := other_backend(folder, "open_clip")) is not None:
+        raise AdapterError(f"model.checkpoint: {other}")
     if not config.is_file():
         raise AdapterError(f"model.checkpoint: folder '{folder}' has no {CONFIG_FILE}; an open_clip "
                            "checkpoint folder needs its model config beside the weights")

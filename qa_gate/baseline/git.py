@@ -9,15 +9,14 @@ changed. gitpython is imported lazily (``qa_gate.gitrepo``); every git failure b
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from qa_gate.baseline.changes import BaselineChange, Changes, GoldenChange, HistoryPoint
-from qa_gate.baseline.file import FileBaselineStore
-from qa_gate.baseline.run_json import UnreadableBaseline, dumps, run_from_json
+from qa_gate.baseline.file import FileBaselineStore, files_beside
+from qa_gate.baseline.run_json import SampleFiles, parse_baseline, same_content
 from qa_gate.errors import BaselineError
 from qa_gate.gitrepo import (
     GitFailed,
@@ -31,7 +30,7 @@ from qa_gate.gitrepo import (
     open_repo,
     work_tree,
 )
-from qa_gate.golden.suite import HASHES, SCRATCH, SUMS_LINE, listing_fingerprint
+from qa_gate.golden.suite import HASHES, SCRATCH, SUMS_LINE, find_alias, listing_fingerprint
 from qa_gate.results import RunResult
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TARGETS = ("origin/main", "main")
 SHALLOW_HINT = "use actions/checkout with fetch-depth: 0 (or git fetch --unshallow)"
-_LFS_POINTER = b"version https://git-lfs"
 
 
 def _sums_fingerprint(text: bytes) -> tuple[str, dict[str, str]]:
@@ -52,7 +50,7 @@ def _sums_fingerprint(text: bytes) -> tuple[str, dict[str, str]]:
         pure = PurePosixPath(match.group(2))
         if not pure.is_absolute() and ".." not in pure.parts:
             listed.setdefault(pure.as_posix(), match.group(1).lower())
-    return listing_fingerprint(listed), listed
+    return listing_fingerprint(listed, find_alias(text.decode("utf-8", errors="replace"))), listed
 
 
 def _join(folder: str, name: str) -> str:
@@ -164,24 +162,30 @@ class GitBaselineStore:
         except NotAFile as exc:
             raise BaselineError(str(exc)) from None
 
-    @staticmethod
-    def _parse(data: bytes, source: str) -> RunResult:
-        if data.startswith(_LFS_POINTER):
-            raise UnreadableBaseline(f"{source}: is a Git LFS pointer; keep the baseline out of LFS")
-        try:
-            parsed = json.loads(data.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise UnreadableBaseline(f"{source}: not UTF-8 text ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise UnreadableBaseline(f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                                     f"{exc.msg}") from None
-        return run_from_json(parsed, source)
+    def _committed_samples(self, sha: str) -> SampleFiles:
+        """The per-sample file a baseline JSON names, from the same commit's objects."""
+        folder = PurePosixPath(self.rel).parent.as_posix()
+
+        def sample_files(name: str) -> tuple[str, list[bytes]]:
+            rel = _join("" if folder == "." else folder, name)
+            data = self._blob(sha, rel)
+            return f"{rel} at {sha[:7]}", [] if data is None else [data]
+        return sample_files
+
+    def _parse(self, data: bytes, sha: str, per_sample: bool = True) -> RunResult:
+        """The baseline JSON ``data`` committed at ``sha``, with its per-sample file from the same commit."""
+        return parse_baseline(data, f"{self.rel} at {sha[:7]}", self._committed_samples(sha), per_sample=per_sample)
 
     def read(self) -> RunResult | None:
-        """The baseline as committed at the merge-base, or None when the file does not exist there."""
+        """The baseline as committed at the merge-base (JSON and per-sample file from git objects), or None
+        when the file does not exist there."""
         sha = self.merge_base()
         data = self._blob(sha, self.rel)
-        return None if data is None else self._parse(data, f"{self.rel} at {sha[:7]}")
+        return None if data is None else self._parse(data, sha)
+
+    def committed(self) -> bytes | None:
+        """The file's bytes as committed at the merge-base (any file: the thresholds file too); None when absent."""
+        return self._blob(self.merge_base(), self.rel)
 
     def write(self, run: RunResult) -> str:
         """Write the working-tree file atomically (as the file store does); committing is the user's act."""
@@ -196,10 +200,11 @@ class GitBaselineStore:
         new_data = self.path.read_bytes() if self.path.is_file() else None
         if old_data == new_data:
             return None
-        old = None if old_data is None else self._parse(old_data, f"{self.rel} at {sha[:7]}")
-        new = None if new_data is None else self._parse(new_data, f"{self.rel} (working tree)")
-        if old is not None and new is not None and dumps(old) == dumps(new):
-            return None  # same content, other formatting (e.g. line endings)
+        old = None if old_data is None else self._parse(old_data, sha)
+        new = (None if new_data is None else
+               parse_baseline(new_data, f"{self.rel} (working tree)", files_beside(self.path)))
+        if old is not None and new is not None and same_content(old, new):
+            return None  # same content, other formatting (line endings) or version
         return BaselineChange(self.rel, old, new)
 
     def _git_lines(self, command: str, *args: str) -> list[str]:
@@ -259,7 +264,11 @@ class GitBaselineStore:
     # -- history -----------------------------------------------------------------------------------
 
     def history(self, limit: int = 10) -> list[HistoryPoint]:
-        """The last ``limit`` readable versions of the baseline on the target branch, oldest first."""
+        """The last ``limit`` readable versions of the baseline on the target branch, oldest first.
+
+        Their aggregates only (a trend's points: ``parse_baseline(per_sample=False)``): no per-sample file
+        is read, so ten versions of a 100k-sample baseline cost ten small JSON reads, not ten runs in memory.
+        """
         points: list[HistoryPoint] = []
         if limit <= 0:
             return points
@@ -269,7 +278,7 @@ class GitBaselineStore:
             if data is None:
                 continue  # the commit deleted the file
             try:
-                run = self._parse(data, f"{self.rel} at {commit.hexsha[:7]}")
+                run = self._parse(data, commit.hexsha, per_sample=False)
             except BaselineError:
                 continue  # a malformed version is no point of the trend
             points.append(HistoryPoint(commit.hexsha[:7], commit.committed_datetime.date().isoformat(), run))

@@ -14,6 +14,7 @@ from qa_gate.config.entries import MODEL_CHECKS, metric_entry
 from qa_gate.config.model import (
     DEFAULT_MAX_PIXELS,
     FLOOR_KINDS,
+    MISSING_BASELINE,
     PILLOW_MAX_PIXELS,
     GateConfig,
     MetricConfig,
@@ -27,6 +28,7 @@ from qa_gate.config.values import (
     MISSING,
     Where,
     check_keys,
+    choice,
     confidence,
     describe,
     flag,
@@ -47,15 +49,15 @@ SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _TOP_KEYS = ("version", "model", "scorer", "gate", "golden", "baseline", "report", "suites")
 _GOLDEN_KEYS = ("max_pixels",)
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
-               "batch_size", "allow_pickle", "options")
+               "batch_size", "allow_pickle", "options", "workers")
 _SCORER_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "allow_pickle", "options")
 _SUITE_KEYS = ("path", "metrics", "slices")
 OPTION_NAMES: Mapping[str, str] = MappingProxyType({
     "checkpoint": "checkpoint", "adapter": "adapter", "model_name": "model-name",
-    "device": "device", "dtype": "dtype", "batch_size": "batch-size",
+    "device": "device", "dtype": "dtype", "batch_size": "batch-size", "workers": "workers",
     "baseline_path": "baseline", "report_path": "report",
     "baseline_ref": "baseline-ref", "accept_bar_change": "accept-bar-change",
-    "mode": "mode",
+    "mode": "mode", "cache_dir": "cache-dir", "no_cache": "no-cache",
 })
 """The option that sets each :class:`Overrides` field, without the face's prefix (``--`` or ``--mm-``)."""
 
@@ -65,16 +67,19 @@ def option_name(field: str, overrides: Overrides) -> str:
     return overrides.option_prefix + OPTION_NAMES[field]
 
 
-def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
+def load_config(path: Path, overrides: Overrides = Overrides(), *, content: bytes | None = None,
+                label: str | None = None, environ: Mapping[str, str] = os.environ) -> GateConfig:
     """Read and validate ``thresholds.yaml`` at ``path``, then apply ``overrides``.
 
     Everything is checked before anything is loaded. Paths in the file are relative
     to the file's folder; paths in ``overrides`` to the current directory.
-    Raises ``ConfigError`` naming the file, the key path (or the option), the bad
-    value and what was expected.
+    Raises ``ConfigError`` naming the file (``label`` when given), the key path (or the
+    option), the bad value and what was expected. ``content`` is the file's bytes when read
+    elsewhere (the target branch's version, from git); ``environ`` decides the default of
+    ``gate.missing_baseline`` (``fail`` when ``CI`` is set).
     """
-    where = Where(str(path))
-    data = read_yaml(Path(path), where)
+    where = Where(label or str(path))
+    data = read_yaml(Path(path), where, content)
     base = Path(path).absolute().parent
     check_keys(data, where, _TOP_KEYS)
     version = data.get("version", MISSING)
@@ -83,7 +88,7 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
         got = "nothing (the key is missing)" if version is MISSING else describe(version)
         raise (where / "version").error(
             f"expected a supported format version ({supported}), got {got}")
-    gate = _gate(data.get("gate"), where / "gate", overrides)
+    gate = _gate(data.get("gate"), where / "gate", overrides, environ)
     max_pixels = _golden(data.get("golden"), where / "golden")
     model = _model(data.get("model"), where / "model", base, overrides)
     baseline = _section_path(data, "baseline", where, base, overrides, ("path", "ref"))
@@ -111,6 +116,10 @@ def load_config(path: Path, overrides: Overrides = Overrides()) -> GateConfig:
             accept, _option("accept_bar_change", overrides), from_text=True),
         baseline_explicit=overrides.baseline_path is not None,
         max_pixels=max_pixels,
+        mode=gate.mode,
+        confidence=gate.confidence,
+        missing_baseline=gate.missing_baseline,
+        missing_baseline_why=gate.missing_baseline_why,
     )
 
 
@@ -197,6 +206,8 @@ class _Gate:
     confidence: float = Rule.confidence
     resamples: int = GateConfig.resamples
     seed: int = GateConfig.seed
+    missing_baseline: str = "warn"
+    missing_baseline_why: str = "the default outside CI"
     forced_mode: str | None = None
 
     def rules(self, found: list[tuple[str, float]], settings: Mapping[str, Any]) -> tuple[Rule, ...]:
@@ -213,13 +224,18 @@ _GATE_CHECKS: dict[str, Callable[[Any, Where], Any]] = {
     "confidence": confidence,
     "resamples": lambda v, w: integer(v, w, minimum=100),
     "seed": lambda v, w: integer(v, w, minimum=0),
+    "missing_baseline": lambda v, w: choice(v, w, MISSING_BASELINE, one_of(MISSING_BASELINE)),
 }
 
 
-def _gate(raw: Any, where: Where, overrides: Overrides) -> _Gate:
+def _gate(raw: Any, where: Where, overrides: Overrides, environ: Mapping[str, str]) -> _Gate:
     data = {} if raw is None else mapping(raw, where, f"a mapping with {one_of(_GATE_CHECKS)}")
     check_keys(data, where, tuple(_GATE_CHECKS))
     values = {key: check(data[key], where / key) for key, check in _GATE_CHECKS.items() if key in data}
+    if "missing_baseline" in values:
+        values["missing_baseline_why"] = "gate.missing_baseline"
+    elif environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        values["missing_baseline"], values["missing_baseline_why"] = "fail", "the default when CI is set"
     forced = None if overrides.mode is None else mode(overrides.mode, _option("mode", overrides))
     return _Gate(**values, forced_mode=forced)
 

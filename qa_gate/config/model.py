@@ -12,6 +12,8 @@ from typing import Any
 RULE_KINDS: tuple[str, ...] = ("min", "max", "max_drop", "max_drop_pct")
 FLOOR_KINDS: frozenset[str] = frozenset({"min", "max"})
 MODES: tuple[str, ...] = ("significant", "strict")
+MISSING_BASELINE: tuple[str, ...] = ("warn", "fail")
+"""``gate.missing_baseline``: what a regression rule with no baseline to compare with does."""
 """How a regression rule judges a drop: beyond the allowed drop with the configured
 confidence (paired bootstrap), or on the point estimate alone (release sign-off)."""
 RULE_SETTINGS: tuple[str, ...] = ("mode", "confidence")
@@ -84,6 +86,8 @@ class ModelConfig:
     batch_size: int = 32
     allow_pickle: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    workers: int | None = None
+    """Image decoding threads; ``None``: ``min(4, CPU count)``. Outputs do not depend on it."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,14 @@ class GateConfig:
     """A fixed dual encoder that scores generated captions (``caption: generated``); runs on the model's device."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """``golden.max_pixels``: a golden image with more pixels is refused when it is opened, before decoding."""
+    mode: str = "significant"
+    """``gate.mode`` as written (each regression rule carries its own effective mode)."""
+    confidence: float = 0.95
+    """``gate.confidence`` as written (each regression rule carries its own effective confidence)."""
+    missing_baseline: str = "warn"
+    """``gate.missing_baseline``: ``fail`` makes a regression rule with no baseline fail the build."""
+    missing_baseline_why: str = "the default outside CI"
+    """Where :attr:`missing_baseline` came from, for messages: ``gate.missing_baseline``, or the default."""
 
 
 @dataclass(frozen=True)
@@ -124,11 +136,18 @@ class Overrides:
     device: str | None = None
     dtype: str | None = None
     batch_size: int | None = None
+    workers: int | None = None
     baseline_path: str | None = None
     report_path: str | None = None
     baseline_ref: str | None = None
     accept_bar_change: bool | None = None
     mode: str | None = None
+    cache_dir: str | None = None
+    """The model-output cache folder (``qa_gate.scoring.cache``); ``None``: ``$XDG_CACHE_HOME/qa_gate/outputs``."""
+    no_cache: bool | None = None
+    """Neither read nor write the model-output cache (a sign-off always runs so)."""
+    quiet: bool | None = None
+    """No progress lines (pytest ``-q``, ``mm-gate --quiet``)."""
     option_prefix: str = "--"
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Where a given value came from when not the command line, by field: ``"pytest.ini"``,

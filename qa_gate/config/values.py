@@ -1,6 +1,7 @@
 """Reading ``thresholds.yaml`` and checking its values, with messages that say where and what.
 
-``YamlLoader`` is qa_gate's one YAML dialect (YAML 1.2 words); golden manifests are read in it too.
+``load_yaml`` reads qa_gate's one YAML dialect (YAML 1.2 words; ``YamlLoader``, libyaml's C parser where
+available, the pure-Python ``PureYamlLoader`` otherwise and for error messages); golden manifests are read in it too.
 
 Every check takes a :class:`Where` (the file and key path, or a command-line
 option) and raises a :class:`~qa_gate.errors.ConfigError` naming it, the bad value
@@ -71,59 +72,94 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__} {text}"
 
 
-class YamlLoader(yaml.SafeLoader):
-    """The one YAML dialect of qa_gate's files (``thresholds.yaml``, golden manifests).
+def _construct_mapping(self: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """The mapping, refusing a key given twice: the same text (``1`` and ``'1'``) or the same value."""
+    seen: dict[tuple[str, Any], yaml.Node] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        names: list[tuple[str, Any]] = [("text", key_node.value)] if isinstance(key_node, yaml.ScalarNode) else []
+        key = self.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+            names.append(("value", key))
+        except TypeError:  # an unhashable key: the base class reports it
+            pass
+        first = next((seen[name] for name in names if name in seen), None)
+        if first is not None:
+            shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {shown!r} (first given at line {first.start_mark.line + 1})",
+                key_node.start_mark)
+        for name in names:
+            seen.setdefault(name, key_node)
+    return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
+
+
+class PureYamlLoader(yaml.SafeLoader):
+    """The one YAML dialect of qa_gate's files (``thresholds.yaml``, golden manifests), in pure Python.
 
     PyYAML's ``SafeLoader`` (YAML 1.1) with YAML 1.2's words: only ``true`` and ``false``
     (also ``True``/``TRUE``, ``False``/``FALSE``) are booleans, so ``yes``, ``no``, ``on`` and
     ``off`` stay text (a VQA answer ``yes`` is the word); ``1e-3`` is a number; and a key
     given twice in one mapping is refused (plain ``safe_load`` keeps the last silently).
-    Subclass it for a file's own constructors; ``SafeLoader`` itself is left as it is.
+    ``SafeLoader`` itself is left as it is. Read files with :func:`load_yaml`.
     """
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """The mapping, refusing a key given twice: the same text (``1`` and ``'1'``) or the same value."""
-        seen: dict[tuple[str, Any], yaml.Node] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            names: list[tuple[str, Any]] = [("text", key_node.value)] if isinstance(key_node, yaml.ScalarNode) else []
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                hash(key)
-                names.append(("value", key))
-            except TypeError:  # an unhashable key: the base class reports it
-                pass
-            first = next((seen[name] for name in names if name in seen), None)
-            if first is not None:
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {shown!r} (first given at line {first.start_mark.line + 1})",
-                    key_node.start_mark)
-            for name in names:
-                seen.setdefault(name, key_node)
-        return super().construct_mapping(node, deep=deep)
+    construct_mapping = _construct_mapping
 
 
 _BOOL = "tag:yaml.org,2002:bool"
-# The resolver table is copied onto the subclass without YAML 1.1's booleans (y, yes, on, off, ...).
-YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-YamlLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-# YAML 1.1 reads ``1e-3`` (no dot) as a string; YAML 1.2 and users read it as a number.
-YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+
+
+def _yaml_1_2_words(loader: Any) -> Any:
+    """``loader`` with the resolver table copied without YAML 1.1's booleans (y, yes, on, off, ...) and
+    with ``1e-3`` (no dot; a string in YAML 1.1) read as a number, as YAML 1.2 and users read it."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return loader
+
+
+_yaml_1_2_words(PureYamlLoader)
+YamlLoader: Any = PureYamlLoader
+"""The dialect at C speed where PyYAML has libyaml: its C parser with the same Python constructors and
+resolvers (``CSafeLoader`` subclass), so every word rule holds; else :class:`PureYamlLoader`."""
+if getattr(yaml, "__with_libyaml__", False):
+    YamlLoader = _yaml_1_2_words(type("YamlLoader", (yaml.CSafeLoader,), {
+        "construct_mapping": _construct_mapping, "__doc__": PureYamlLoader.__doc__}))
+
+
+def load_yaml(text: str, fast: Any = None, pure: Any = PureYamlLoader) -> Any:
+    """The YAML document ``text`` read with ``fast`` (by default :data:`YamlLoader`, C where available).
+
+    When ``fast`` refuses it, ``pure`` (the pure-Python loader of the same dialect) reads it again,
+    so a refused document gets the pure parser's message and position, as before the C loader;
+    errors are rare, so reading twice then costs nothing in a normal run.
+    """
+    fast = YamlLoader if fast is None else fast
+    try:
+        return yaml.load(text, Loader=fast)  # a SafeLoader or CSafeLoader subclass
+    except yaml.YAMLError:
+        if fast is pure:
+            raise
+    return yaml.load(text, Loader=pure)  # a SafeLoader subclass
+
+
 _YAML_11_BOOLEANS = frozenset({"y", "yes", "n", "no", "on", "off"})
 
 
-def read_yaml(path: Path, where: Where) -> dict[str, Any]:
-    """The top-level mapping of the YAML file at ``path``; a ``ConfigError`` for any problem."""
+def read_yaml(path: Path, where: Where, content: bytes | None = None) -> dict[str, Any]:
+    """The top-level mapping of the YAML file at ``path`` (or of its ``content`` as read elsewhere, e.g. from a
+    git object); a ``ConfigError`` for any problem."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8") if content is None else content.decode("utf-8")
     except FileNotFoundError:
         raise where.error(f"file not found (looked for {Path(path).absolute()}); create it, or point to it "
                           "with --mm-thresholds PATH (pytest) or --thresholds PATH (mm-gate)") from None
@@ -134,7 +170,7 @@ def read_yaml(path: Path, where: Where) -> dict[str, Any]:
     except OSError as exc:
         raise where.error(f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=YamlLoader)  # a SafeLoader subclass
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

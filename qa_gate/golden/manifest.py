@@ -8,16 +8,9 @@ A sample has an ``id`` and an ``image``; every other field serves a task family:
 against the configured metrics (``runner.check_samples``); here each field only
 has to be well-formed.
 
-YAML turns some bare answers into other types. The manifest is read in qa_gate's
-one YAML dialect (``config.values.YamlLoader``, as ``thresholds.yaml`` is): booleans
-as YAML 1.2 has them (only ``true``/``false`` in any of three cases), so ``yes``,
-``no``, ``on`` and ``off`` stay text; golden's layer on top keeps how each number
-was written (``as_written``). In the text fields (``question``, ``question_type``,
-``answer_type``, ``text``, the items of ``answers``, ``choices`` and ``labels``, and
-the top-level ``labels``) an integer becomes its text (``2`` -> ``"2"``) and a
-boolean ``"true"``/``"false"``, as tags do. A float, or an integer not written as
-plain decimal (``1:30`` is 90 in YAML 1.1, ``007`` is 7), is refused with a hint
-to quote it: converting it back could not give what was written.
+The manifest is ``manifest.yaml`` (small hand-written suites) or ``manifest.jsonl`` (one sample a
+line; ``golden.jsonl``); both hold the same fields, checked here, and read numbers and words in text
+fields alike (``golden.written``).
 """
 
 from __future__ import annotations
@@ -27,11 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 from qa_gate.errors import did_you_mean, one_of
+from qa_gate.golden.problems import ProblemSink
+from qa_gate.golden.written import REFUSED, as_text, with_texts
 
 MANIFEST = "manifest.yaml"
+MANIFEST_JSONL = "manifest.jsonl"
+MANIFESTS = (MANIFEST, MANIFEST_JSONL)
+"""The manifest file names; a suite folder holds exactly one of them."""
 TOP_KEYS = ("version", "description", "labels", "samples")
 TYPE_TAGS = ("question_type", "answer_type")
 """Sample fields that also become tags, so slices and slice rules can use them."""
@@ -47,65 +45,6 @@ def _texts(v: Any) -> bool:
 
 def _unique_texts(v: Any) -> bool:
     return _texts(v) and len(set(v)) == len(v)
-
-
-class _WrittenInt(int):
-    """A YAML integer with the text it was read from (``as_written``)."""
-
-    written: str
-
-
-class _WrittenFloat(float):
-    """A YAML float with the text it was read from (``as_written``)."""
-
-    written: str
-
-
-def as_written(value: float, text: str) -> float:
-    """``value``, a number the YAML loader read from ``text``, remembering ``text`` (an int stays an int).
-
-    It still compares and computes as the number; a text field that holds it can
-    then quote back what the manifest wrote (``1:30``, ``1.10``) rather than ``90`` or ``1.1``.
-    """
-    kept = _WrittenInt(value) if isinstance(value, int) else _WrittenFloat(value)
-    kept.written = text
-    return kept
-
-
-TEXT_FIELDS = ("question", "question_type", "answer_type", "text")
-TEXT_LISTS = ("answers", "choices", "labels")
-"""Sample fields (and lists of them) whose YAML integers and booleans are read as text."""
-_REFUSED = object()  # a number in a text field that cannot become text as written; already reported
-
-
-def _as_text(value: Any, where: str, problems: ProblemSink) -> Any:
-    """``value`` from a text field: a boolean as ``"true"``/``"false"``, a plain decimal integer as its
-    digits; a float or an oddly written integer is reported and ``_REFUSED``; anything else unchanged."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if not isinstance(value, (int, float)):
-        return value
-    written = getattr(value, "written", None) or str(value)
-    if isinstance(value, int) and written == str(int(value)):
-        return written
-    problems.add(f'{where}: {written} is a YAML number; quote it ("{written}") so it stays as written')
-    return _REFUSED
-
-
-def _with_texts(entry: Mapping[str, Any], where: str, problems: ProblemSink) -> tuple[dict[str, Any], set[str]]:
-    """``entry`` with the numbers and booleans of its text fields made text, and the fields refused."""
-    fixed, refused = dict(entry), set()
-    for key in TEXT_FIELDS:
-        if key in fixed:
-            fixed[key] = _as_text(fixed[key], f"{where}: {key}", problems)
-            if fixed[key] is _REFUSED:
-                refused.add(key)
-    for key in TEXT_LISTS:
-        if isinstance(fixed.get(key), list):
-            fixed[key] = [_as_text(x, f"{where}: {key}[{j}]", problems) for j, x in enumerate(fixed[key])]
-            if any(x is _REFUSED for x in fixed[key]):
-                refused.add(key)
-    return fixed, refused
 
 
 _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -124,14 +63,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "text": (lambda v: isinstance(v, str), "a string (the reference transcription)"),
 }
 SAMPLE_KEYS = ("id", *_FIELDS)
-
-
-class ProblemSink(Protocol):
-    """Where parsing reports what it refuses (``golden._Problems``)."""
-
-    def add(self, message: str) -> None:
-        """Record one problem."""
-        ...
+_KNOWN = frozenset(SAMPLE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -175,6 +107,8 @@ unassigned, line and paragraph separators: ids differing only by such a characte
 
 def id_problem(sample_id: str) -> str | None:
     """Why ``sample_id`` is refused (it holds a control or invisible character), as the end of a message."""
+    if sample_id.isascii() and sample_id.isprintable():  # no refused category among printable ASCII
+        return None
     for position, char in enumerate(sample_id):
         if unicodedata.category(char) in REFUSED_CATEGORIES:
             name = unicodedata.name(char, "a control character")
@@ -193,7 +127,11 @@ def show(value: object) -> str:
 
 def _tags(entry: Mapping[str, Any], where: str, problems: ProblemSink) -> dict[str, str] | None:
     """The sample's tags as strings, with ``question_type``/``answer_type`` added."""
-    tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (entry.get("tags") or {}).items()}
+    given = entry.get("tags") or {}
+    if all(type(v) is str for v in given.values()):
+        tags = dict(given)
+    else:
+        tags = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in given.items()}
     for name in TYPE_TAGS:
         value = entry.get(name)
         if value is None:
@@ -206,42 +144,77 @@ def _tags(entry: Mapping[str, Any], where: str, problems: ProblemSink) -> dict[s
     return tags
 
 
-def parse_sample(i: int, entry: Any, labels: tuple[str, ...] | None, problems: ProblemSink,
-                 seen: dict[str, int], check_image: Callable[[str, str], Path | None]) -> Sample | None:
-    """One manifest entry as a ``Sample``, or ``None`` after reporting every problem with it.
+class Place(NamedTuple):
+    """Where a manifest entry was read, as messages name it: ``manifest.yaml: samples[3]`` or
+    ``manifest.jsonl line 5``; once its id is known, ``... sample 'x' (samples[3])`` or ``... line 5: sample 'x'``."""
 
-    ``labels`` is the suite's label set (``None`` when the manifest declares none);
-    ``check_image(label, image)`` resolves the image path or reports why it is refused.
-    """
-    where = f"{MANIFEST}: samples[{i}]"
-    if not isinstance(entry, dict):
-        problems.add(f"{where}: expected a mapping with 'id' and 'image', got {show(entry)}")
-        return None
-    raw_id, label = entry.get("id"), where
+    source: str  # the manifest's file name
+    at: int  # samples[at] in YAML, the line number in JSON Lines
+    lines: bool = False  # True in a JSON Lines manifest
+
+    @property
+    def language(self) -> str:
+        """The format whose numbers a text field refuses: ``YAML`` or ``JSON``."""
+        return "JSON" if self.lines else "YAML"
+
+    def bare(self) -> str:
+        """The entry before its id is known."""
+        return f"{self.source} line {self.at}" if self.lines else f"{self.source}: samples[{self.at}]"
+
+    def of(self, sample_id: str) -> str:
+        """The entry named by its id."""
+        if self.lines:
+            return f"{self.source} line {self.at}: sample {sample_id!r}"
+        return f"{self.source}: sample {sample_id!r} (samples[{self.at}])"
+
+    def first_use(self) -> str:
+        """How a later duplicate points back here: ``by samples[3]`` or ``on line 5``."""
+        return f"on line {self.at}" if self.lines else f"by samples[{self.at}]"
+
+
+def _sample_id(entry: Mapping[str, Any], place: Place, problems: ProblemSink, seen: dict[str, str]) -> str | None:
+    """The entry's id, NFC-normalised and recorded in ``seen`` (id -> first use), or ``None`` after reporting."""
+    where, raw_id = place.bare(), entry.get("id")
     if isinstance(raw_id, (int, float)) and not isinstance(raw_id, bool):
-        raw_id = _as_text(raw_id, f"{where}: id", problems)  # 007 or 1:30 would silently become 7 or 90
-        if raw_id is _REFUSED:
+        raw_id = as_text(raw_id, f"{where}: id", problems, place.language)  # 007 or 1:30 would become 7 or 90
+        if raw_id is REFUSED:
             return None
     sample_id = None if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) else str(raw_id)
     invisible = None if sample_id is None else id_problem(sample_id)
     if not sample_id or not sample_id.strip():
         problems.add(f"{where}: field 'id' must be a non-empty string, got {show(raw_id)}")
-        sample_id = None
-    elif invisible is not None:
+        return None
+    if invisible is not None:
         problems.add(f"{where}: id {sample_id!r} {invisible}")
-        sample_id = None
-    else:
-        sample_id = unicodedata.normalize("NFC", sample_id)
-        where, label = f"{MANIFEST}: sample {sample_id!r} (samples[{i}])", f"sample {sample_id!r}"
-        if sample_id in seen:
-            problems.add(f"{where}: duplicate id {sample_id!r}, already used by samples[{seen[sample_id]}]; "
-                         "expected ids unique in the suite")
-        seen.setdefault(sample_id, i)
-    for key in entry:
-        if key not in SAMPLE_KEYS:
-            problems.add(f"{where}: unknown field {key!r}{did_you_mean(str(key), SAMPLE_KEYS)}; "
-                         f"expected {one_of(SAMPLE_KEYS)}")
-    entry, refused = _with_texts(entry, where, problems)
+        return None
+    sample_id = unicodedata.normalize("NFC", sample_id)
+    if sample_id in seen:
+        problems.add(f"{place.of(sample_id)}: duplicate id {sample_id!r}, already used {seen[sample_id]}; "
+                     "expected ids unique in the suite")
+    seen.setdefault(sample_id, place.first_use())
+    return sample_id
+
+
+def parse_sample(place: Place, entry: Any, labels: tuple[str, ...] | None, problems: ProblemSink,
+                 seen: dict[str, str], check_image: Callable[[str, str], Path | None]) -> Sample | None:
+    """One manifest entry as a ``Sample``, or ``None`` after reporting every problem with it.
+
+    ``labels`` is the suite's label set (``None`` when the manifest declares none); ``seen`` maps each
+    id met so far to its first use; ``check_image(label, image)`` resolves the image path or reports why
+    it is refused.
+    """
+    if not isinstance(entry, dict):
+        problems.add(f"{place.bare()}: expected a mapping with 'id' and 'image', got {show(entry)}")
+        return None
+    sample_id = _sample_id(entry, place, problems, seen)
+    where = place.bare() if sample_id is None else place.of(sample_id)
+    label = where if sample_id is None else f"sample {sample_id!r}"
+    if not _KNOWN.issuperset(entry):
+        for key in entry:
+            if key not in _KNOWN:
+                problems.add(f"{where}: unknown field {key!r}{did_you_mean(str(key), SAMPLE_KEYS)}; "
+                             f"expected {one_of(SAMPLE_KEYS)}")
+    entry, refused = with_texts(entry, where, problems, place.language)
     bad = bool(refused)
     for key, (valid, expected) in _FIELDS.items():
         if key in refused:
@@ -274,40 +247,64 @@ def _check_labels(given: list[str], labels: tuple[str, ...] | None, where: str, 
     return not outside
 
 
-def parse_manifest(data: Any, problems: ProblemSink,
-                   check_image: Callable[[str, str], Path | None]) -> tuple[list[Sample], tuple[str, ...]]:
-    """The manifest's samples and label set (empty when none is declared); problems go to ``problems``."""
-    if not isinstance(data, dict):
-        problems.add(f"{MANIFEST}: expected a mapping with 'version' and 'samples', got {show(data)}")
-        return [], ()
+@dataclass(frozen=True)
+class Head:
+    """What a manifest says beside its samples: its description and the suite's label set."""
+
+    description: str | None = None
+    labels: tuple[str, ...] | None = None
+    """``None`` when the manifest declares no label set."""
+
+
+def parse_head(data: Mapping[str, Any], keys: tuple[str, ...], version_key: str, where: str,
+               problems: ProblemSink, language: str = "YAML") -> Head:
+    """The manifest's top-level keys (``keys`` allowed; ``version_key`` must be 1) as a :class:`Head`."""
     for key in data:
-        if key not in TOP_KEYS:
-            hint = did_you_mean(str(key), TOP_KEYS)
-            problems.add(f"{MANIFEST}: unknown key {key!r}{hint}; expected {one_of(TOP_KEYS)}")
-    version = data.get("version")
+        if key not in keys:
+            problems.add(f"{where}: unknown key {key!r}{did_you_mean(str(key), keys)}; expected {one_of(keys)}")
+    version = data.get(version_key)
     if version != 1 or isinstance(version, bool):
-        problems.add(f"{MANIFEST}: 'version' must be 1, got {show(version)}")
-    if not isinstance(data.get("description", ""), (str, type(None))):
-        problems.add(f"{MANIFEST}: 'description' must be a string, got {show(data['description'])}")
+        problems.add(f"{where}: {version_key!r} must be 1, got {show(version)}")
+    description = data.get("description")
+    if not isinstance(description, (str, type(None))):
+        problems.add(f"{where}: 'description' must be a string, got {show(description)}")
+        description = None
     labels: tuple[str, ...] | None = None
     if data.get("labels") is not None:
         given = data["labels"]
         if isinstance(given, list):
-            given = [_as_text(x, f"{MANIFEST}: labels[{j}]", problems) for j, x in enumerate(given)]
-        if isinstance(given, list) and any(x is _REFUSED for x in given):
+            given = [as_text(x, f"{where}: labels[{j}]", problems, language) for j, x in enumerate(given)]
+        if isinstance(given, list) and any(x is REFUSED for x in given):
             labels = ()
         elif _unique_texts(given) and given:
             labels = tuple(given)
         else:
-            problems.add(f"{MANIFEST}: 'labels' must be a non-empty list of distinct label names, "
-                         f"got {show(given)}")
+            problems.add(f"{where}: 'labels' must be a non-empty list of distinct label names, got {show(given)}")
             labels = ()
-    raw = data.get("samples")
-    if not isinstance(raw, list):
-        problems.add(f"{MANIFEST}: 'samples' must be a list of samples, got {show(raw)}")
-        return [], labels or ()
-    if not raw:
-        problems.add(f"{MANIFEST}: the suite has no samples; expected at least one")
-    seen: dict[str, int] = {}
-    parsed = [parse_sample(i, entry, labels, problems, seen, check_image) for i, entry in enumerate(raw)]
-    return [sample for sample in parsed if sample is not None], labels or ()
+    return Head(description, labels)
+
+
+def sample_entry(sample: Sample) -> dict[str, Any]:
+    """The manifest entry that reads back as ``sample``: fields in schema order, absent ones left out,
+    ``question_type``/``answer_type`` as fields (they are also tags), every tag value as text."""
+    tags = dict(sample.tags)
+    types = {name: tags.pop(name) for name in TYPE_TAGS if _text(tags.get(name))}
+    entry: dict[str, Any] = {"id": sample.id, "image": sample.image}
+    if sample.caption is not None:
+        entry["caption"] = sample.caption
+    if sample.references:
+        entry["references"] = list(sample.references)
+    if tags:
+        entry["tags"] = tags
+    if sample.question is not None:
+        entry["question"] = sample.question
+    if sample.answers is not None:
+        entry["answers"] = list(sample.answers)
+    entry.update(types)
+    if sample.choices:
+        entry["choices"] = list(sample.choices)
+    if sample.labels is not None:
+        entry["labels"] = list(sample.labels)
+    if sample.text is not None:
+        entry["text"] = sample.text
+    return entry

@@ -1,4 +1,4 @@
-"""Golden suites: ``manifest.yaml`` (the samples) and assets, every file pinned by ``SHA256SUMS``.
+"""Golden suites: a manifest (``manifest.yaml`` or ``manifest.jsonl``) and assets, every file pinned by ``SHA256SUMS``.
 
 Loading checks the manifest, that no image path leaves the folder and every file's sha256, and
 raises one ``GoldenError`` listing the problems. PIL and yaml are imported lazily.
@@ -6,31 +6,37 @@ raises one ``GoldenError`` listing the problems. PIL and yaml are imported lazil
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa_gate.config.model import DEFAULT_MAX_PIXELS
 from qa_gate.errors import GoldenError
-from qa_gate.files import file_sha256
-from qa_gate.golden.manifest import MANIFEST, Sample, as_written, parse_manifest
+from qa_gate.golden.hash_cache import HashCache
+from qa_gate.golden.manifest import MANIFEST, MANIFEST_JSONL, Head, Sample
+from qa_gate.golden.manifest_files import content_digest, find_manifest, read_manifest
+from qa_gate.golden.problems import Problems, display
+from qa_gate.golden.sums import (
+    HASHES,
+    SCRATCH,
+    SUMS_LINE,
+    Alias,
+    find_alias,
+    listing_fingerprint,
+    read_sums,
+    render_sums,
+)
+from qa_gate.golden.verify import Tree, compare, hash_files, report_tree, walk
 
-__all__ = ["HASHES", "MANIFEST", "Sample", "Suite", "load_suite", "open_image", "sample_hint",
+__all__ = ["HASHES", "MANIFEST", "MANIFEST_JSONL", "SCRATCH", "SUMS_LINE", "Checked", "Sample", "Suite",
+           "check_suite", "find_alias", "listing_fingerprint", "load_suite", "open_image", "sample_hint",
            "verify_suite", "write_hashes"]
 
 if TYPE_CHECKING:
     from PIL import Image
 
-HASHES = "SHA256SUMS"
-MAX_SHOWN = 20
-SCRATCH = f".{HASHES}.tmp"  # write_hashes's own scratch file, never hashed
-SUMS_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
-_BAD = object()  # the manifest could not be read at all; already reported
 
 
 @dataclass(frozen=True)
@@ -47,81 +53,31 @@ class Suite:
     """``golden.max_pixels``: :func:`open_image` refuses an image with more pixels, before decoding it."""
 
 
-class _Problems:
-    """Collects every problem found in one suite, then raises them as one error."""
+@dataclass(frozen=True)
+class Checked:
+    """A suite as :func:`check_suite` verified it, with what rewriting its files needs."""
 
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.items: list[str] = []
-        self.paths: set[str] = set()  # files already reported through a sample
-        self.hint = f"if the change is deliberate run: mm-gate golden hash {where}"
-
-    def add(self, message: str) -> None:
-        self.items.append(f"{self.where}: {message}")
-
-    def raise_if_any(self, note: str = "") -> None:
-        if len(self.items) == 1:
-            raise GoldenError(self.items[0] + note)
-        if self.items:
-            lines = [f"  - {item.removeprefix(self.where + ': ')}" for item in self.items[:MAX_SHOWN]]
-            if len(self.items) > MAX_SHOWN:
-                lines.append(f"  ... and {len(self.items) - MAX_SHOWN} more")
-            head = f"{self.where}: {len(self.items)} problems in the golden suite{note}:"
-            raise GoldenError("\n".join([head, *lines]))
+    suite: Suite
+    head: Head
+    manifest: str
+    """The manifest's file name."""
+    listed: dict[str, str]
+    """``SHA256SUMS``: posix path -> sha256 (all verified)."""
+    alias: Alias | None
 
 
-def _display(path: Path) -> str:
-    """The path relative to the current directory when it lies inside it, else absolute."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
-
-
-def _open_root(path: Path) -> tuple[Path, _Problems]:
-    where = _display(Path(path))
+def _open_root(path: Path, ignore: Sequence[str] = ()) -> tuple[Path, Problems, str]:
+    where = display(Path(path))
     root = Path(path).resolve()
     if not root.is_dir():
         raise GoldenError(f"{where}: golden suite folder does not exist or is not a folder")
-    if not (root / MANIFEST).is_file():
-        raise GoldenError(f"{where}: missing {MANIFEST}; expected a manifest listing the suite's samples")
-    return root, _Problems(where)
+    return root, Problems(where), find_manifest(root, where, ignore)
 
 
-@cache
-def _manifest_loader() -> type:
-    """qa_gate's YAML dialect (``config.values.YamlLoader``) keeping how each number was written."""
-    import yaml
-
-    from qa_gate.config.values import YamlLoader
-
-    class ManifestLoader(YamlLoader):
-        """``YamlLoader`` whose numbers remember their text (``as_written``), so ``1:30`` or ``1.10``
-        in a text field can be quoted back rather than read as 90 or 1.1."""
-
-    def number(loader: ManifestLoader, node: yaml.ScalarNode) -> float:  # an int is kept an int
-        value = loader.construct_yaml_int(node) if node.tag.endswith(":int") else loader.construct_yaml_float(node)
-        return as_written(value, node.value)
-
-    ManifestLoader.add_constructor("tag:yaml.org,2002:int", number)
-    ManifestLoader.add_constructor("tag:yaml.org,2002:float", number)
-    return ManifestLoader
-
-
-def _read_yaml(path: Path, problems: _Problems) -> Any:
-    import yaml
-
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_manifest_loader())  # a SafeLoader subclass
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.add(f"{MANIFEST}: not valid YAML: {exc}")
-        return _BAD
-
-
-def _check_image(label: str, image: str, root: Path, problems: _Problems) -> Path | None:
+def _check_image(label: str, image: str, root: Path, problems: Problems, plain: set[str]) -> Path | None:
     """The image's absolute path, or None after reporting why it is refused."""
+    if image in plain and image[1:2] != ":" and not image.startswith("\\"):  # a file the walk found inside
+        return root.joinpath(*image.split("/"))  # (a drive letter or UNC path is refused below)
     pure = PurePosixPath(image)
     problems.paths.add(pure.as_posix())
     if pure.is_absolute() or PureWindowsPath(image).drive:
@@ -139,90 +95,50 @@ def _check_image(label: str, image: str, root: Path, problems: _Problems) -> Pat
     return None
 
 
-def _parse(root: Path, problems: _Problems) -> tuple[list[Sample], tuple[str, ...]]:
-    data = _read_yaml(root / MANIFEST, problems)
-    if data is _BAD:
-        return [], ()
-    return parse_manifest(data, problems, lambda label, image: _check_image(label, image, root, problems))
+def _parse(root: Path, manifest: str, tree: Tree, problems: Problems) -> tuple[Head, list[Sample]]:
+    """The manifest's head and samples, then the walk's own problems (in that order, as messages list them)."""
+    head, samples = read_manifest(root / manifest, manifest, problems,
+                                  lambda label, image: _check_image(label, image, root, problems, tree.plain))
+    report_tree(tree, problems)
+    return head, samples
 
 
-def _read_sums(path: Path, problems: _Problems) -> dict[str, str]:
-    listed: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = SUMS_LINE.match(line)
-        pure = PurePosixPath(match.group(2)) if match else None
-        where = f"{HASHES} line {number}"
-        if match is None or pure is None:
-            problems.add(f"{where}: expected '<64 hex digits>  <relative path>', got {line[:100]!r}")
-        elif pure.is_absolute() or ".." in pure.parts:
-            problems.add(f"{where}: path {match.group(2)!r} leaves the suite folder; expected a relative path")
-        elif pure.as_posix() in listed:
-            problems.add(f"{where}: path {match.group(2)!r} is listed twice; expected one line per file")
-        else:
-            listed[pure.as_posix()] = match.group(1).lower()
-    return listed
+def _check_alias(alias: Alias | None, manifest: str, listed: dict[str, str], head: Head, samples: list[Sample],
+                 problems: Problems) -> None:
+    if alias is None or (manifest == MANIFEST_JSONL and listed.get(manifest) == alias.content):
+        return  # a JSON Lines manifest in canonical form: its sha256 is its content digest
+    if content_digest(head, samples) != alias.content:
+        problems.add(f"{HASHES}: its 'qa_gate-fingerprint' line (kept by mm-gate golden convert) was written for "
+                     f"other samples than {manifest} holds; {problems.hint}")
 
 
-def _walk(root: Path, problems: _Problems) -> dict[str, Path]:
-    """Every regular file under ``root`` except SHA256SUMS, by posix relative path."""
-    files: dict[str, Path] = {}
-    for dirpath, dirnames, filenames in os.walk(root):  # does not follow symlinked folders
-        for name in sorted(dirnames + filenames):
-            path = Path(dirpath, name)
-            rel = path.relative_to(root).as_posix()
-            if rel in (HASHES, SCRATCH) or rel in problems.paths:
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                problems.add(f"{rel!r} is a symlink to outside the suite folder ({path.resolve()}); "
-                             "expected only files inside it")
-            elif name in filenames and path.is_file():
-                if "\n" in rel or "\r" in rel:
-                    problems.add(f"file name {rel!r} holds a line break; SHA256SUMS cannot list it")
-                files[rel] = path
-    return files
-
-
-def _compare(listed: dict[str, str], files: dict[str, Path], samples: list[Sample], root: Path,
-             problems: _Problems) -> None:
-    users: dict[str, list[Sample]] = {}
-    for sample in samples:
-        users.setdefault(sample.image_path.resolve().relative_to(root).as_posix(), []).append(sample)
-    for rel in sorted(set(listed) | set(files), key=lambda rel: (rel != MANIFEST, rel)):  # the manifest first
-        if rel in problems.paths:
-            continue
-        who = users.get(rel, [])
-        label = ", ".join(f"sample {s.id!r}" for s in who) + f": image {who[0].image!r}" if who else f"file {rel!r}"
-        if rel not in files:
-            problems.add(f"{label} is listed in {HASHES} but missing from the suite folder; {problems.hint}")
-        elif rel not in listed:
-            problems.add(f"{label} is not listed in {HASHES} (every file in the suite must be); {problems.hint}")
-        elif (got := file_sha256(files[rel])) != listed[rel]:
-            sums = f"(expected {listed[rel][:12]}…, got {got[:12]}…); {problems.hint}"
-            if rel == MANIFEST:
-                problems.add(f"{MANIFEST} changed since {HASHES} was written: it does not match its sha256 {sums}")
-            else:
-                problems.add(f"{label} does not match its sha256 in {HASHES} {sums}")
-
-
-def listing_fingerprint(listed: Mapping[str, str]) -> str:
-    """The suite fingerprint of a SHA256SUMS listing (path -> sha256): order-independent."""
-    content = "".join(f"{listed[rel]}  {rel}\n" for rel in sorted(listed))
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
-
-
-def load_suite(path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Suite:
-    """Load a suite, verifying its manifest, image paths and every file's sha256 (one error lists all problems);
-    its images will open only up to ``max_pixels`` (``golden.max_pixels``)."""
-    root, problems = _open_root(path)
+def check_suite(path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, *, cached: bool = False,
+                ignore: Sequence[str] = ()) -> Checked:
+    """Load and verify a suite (one error lists every problem); ``cached`` lets unchanged files be taken from
+    the local verified-hash cache (``golden.hash_cache``) instead of hashed; ``ignore`` names files of the
+    folder to leave out (``mm-gate golden convert --force`` replacing one)."""
+    root, problems, manifest = _open_root(path, ignore)
     if not (root / HASHES).is_file():
         raise GoldenError(f"{problems.where}: missing {HASHES}; run: mm-gate golden hash {problems.where}")
-    listed = _read_sums(root / HASHES, problems)
-    samples, labels = _parse(root, problems)
-    _compare(listed, _walk(root, problems), samples, root, problems)
+    listed, alias, sums_digest = read_sums(root / HASHES, problems)
+    for rel in ignore:
+        listed.pop(rel, None)
+    tree = walk(root, ignore)
+    head, samples = _parse(root, manifest, tree, problems)
+    compare(listed, tree, samples, root, manifest, problems, HashCache(root, sums_digest) if cached else None)
+    _check_alias(alias, manifest, listed, head, samples, problems)
     problems.raise_if_any()
-    return Suite(name or root.name, root, listing_fingerprint(listed), tuple(samples), labels, max_pixels)
+    suite = Suite(name or root.name, root, listing_fingerprint(listed, alias), tuple(samples), head.labels or (),
+                  max_pixels)
+    return Checked(suite, head, manifest, listed, alias)
+
+
+def load_suite(path: Path, name: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, *,
+               cached: bool = False) -> Suite:
+    """Load a suite, verifying its manifest, image paths and every file's sha256 (one error lists all problems);
+    its images will open only up to ``max_pixels`` (``golden.max_pixels``). ``cached``: files unchanged since
+    they were last verified against this ``SHA256SUMS`` are not hashed again (never in strict mode or sign-off)."""
+    return check_suite(path, name, max_pixels, cached=cached).suite
 
 
 class _TooLarge(Exception):
@@ -254,7 +170,7 @@ def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = N
     """``load_suite``, then decode every image with Pillow so an unreadable one is caught."""
     suite = load_suite(path, name)
     if decode_images:
-        problems = _Problems(_display(Path(path)))
+        problems = Problems(display(Path(path)))
         for sample in suite.samples:
             try:
                 _decode(sample.image_path, rgb=False, max_pixels=suite.max_pixels)
@@ -268,14 +184,24 @@ def verify_suite(path: Path, decode_images: bool = True, *, name: str | None = N
 
 
 def write_hashes(path: Path) -> Path:
-    """(Re)write ``SHA256SUMS`` (atomically) after a deliberate change and return its path; refuse a broken suite."""
-    root, problems = _open_root(path)
-    _parse(root, problems)
-    files = _walk(root, problems)
+    """(Re)write ``SHA256SUMS`` (atomically) after a deliberate change and return its path; refuse a broken suite.
+
+    A ``qa_gate-fingerprint`` line (``mm-gate golden convert``) is kept while the manifest's content is still
+    the one it records, and dropped otherwise (the manifest changed, so the fingerprint does).
+    """
+    root, problems, manifest = _open_root(path)
+    tree = walk(root)
+    head, samples = _parse(root, manifest, tree, problems)
     problems.raise_if_any(note=f" ({HASHES} not written)")
+    alias = read_sums(root / HASHES, Problems(problems.where))[1] if (root / HASHES).is_file() else None
+    if alias is not None and content_digest(head, samples) != alias.content:
+        alias = None
+    listed = hash_files(tree.files)
+    if alias is not None and alias.name == manifest and alias.sha256 == listed[manifest]:
+        alias = None  # the manifest is the file the fingerprint counts
     target, tmp = root / HASHES, root / SCRATCH
     try:
-        tmp.write_text("".join(f"{file_sha256(files[rel])}  {rel}\n" for rel in sorted(files)), encoding="utf-8")
+        tmp.write_text(render_sums(listed, alias), encoding="utf-8")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -290,17 +216,17 @@ def open_image(sample: Sample, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Im
     try:
         return _decode(sample.image_path, max_pixels=max_pixels)
     except _TooLarge as size:
-        raise GoldenError(f"{_display(folder)}: {_too_large(sample, size, max_pixels)}") from None
+        raise GoldenError(f"{display(folder)}: {_too_large(sample, size, max_pixels)}") from None
     except Exception as exc:  # Pillow raises many kinds for bad data
-        raise GoldenError(f"{_display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
+        raise GoldenError(f"{display(folder)}: sample {sample.id!r}: image {sample.image!r} cannot be decoded "
                           f"({type(exc).__name__}: {exc}); expected an image Pillow can read") from exc
 
 
 def suite_hint(suite: Suite) -> str:
     """``"golden/shapes"``: the suite folder as messages about it show it."""
-    return _display(suite.path)
+    return display(suite.path)
 
 
 def sample_hint(suite: Suite, sample: Sample) -> str:
     """``"golden/shapes: sample 'x'"``: the prefix other modules put on messages about a sample."""
-    return f"{_display(suite.path)}: sample {sample.id!r}"
+    return f"{display(suite.path)}: sample {sample.id!r}"

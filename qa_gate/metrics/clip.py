@@ -36,6 +36,8 @@ CAPTIONS = ("golden", "generated")
 class _Alignment(Metric[AlignmentInputs]):
     """The ``caption`` parameter shared by the alignment metrics: golden or generated captions."""
 
+    mean_sufficient: ClassVar[bool] = True  # the mean of the first column
+
     def family_for(self, params: Mapping[str, Any]) -> str:
         """``scored_caption`` when the model's own captions are scored, else ``alignment``."""
         return "scored_caption" if params.get("caption") == "generated" else "alignment"
@@ -64,14 +66,28 @@ def prompt_prefix(params: Mapping[str, Any]) -> str:
     return prefix + " " if prefix and not prefix[-1].isspace() else prefix
 
 
+BLOCK_ROWS = 8192
+"""Rows multiplied at a time: bounds the float64 temporaries of ``rowwise_cosines``."""
+
+
+def rowwise_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``[n]`` dot products of matching rows of L2-normalised arrays (float32 as the suite keeps them, or
+    float64), accumulated in float64 block by block: no float64 copy of either matrix."""
+    out = np.empty(len(left), dtype=np.float64)
+    for a in range(0, len(left), BLOCK_ROWS):
+        out[a:a + BLOCK_ROWS] = np.einsum("ij,ij->i", left[a:a + BLOCK_ROWS], right[a:a + BLOCK_ROWS],
+                                          dtype=np.float64)
+    return out
+
+
 def clip_scores(images: np.ndarray, texts: np.ndarray, w: float) -> np.ndarray:
     """Per-row ``w * max(cos, 0)`` for L2-normalised ``[n, d]`` arrays."""
-    return w * np.clip(np.sum(images * texts, axis=1), 0.0, None)
+    return w * np.clip(rowwise_cosines(images, texts), 0.0, None)
 
 
 def max_reference_cosine(texts: np.ndarray, refs: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """For each row of ``texts``, the largest cosine to the references it owns."""
-    sims = np.sum(texts[owner] * refs, axis=1)
+    sims = rowwise_cosines(texts[owner], refs)
     best = np.full(len(texts), -np.inf)
     np.maximum.at(best, owner, sims)
     return best
@@ -150,4 +166,4 @@ class Cosine(_Alignment):
     def per_sample(self, inputs: AlignmentInputs, params: Mapping[str, Any]) -> np.ndarray:
         """One column: the sample's raw cosine."""
         texts = inputs.caption_embeddings(prompt_prefix(params))
-        return np.sum(inputs.image_embeddings() * texts, axis=1)[:, None]
+        return rowwise_cosines(inputs.image_embeddings(), texts)[:, None]

@@ -2,7 +2,9 @@
 
 Definitions (they go into every metric's fingerprint):
 
-- Similarity is the cosine of L2-normalised embeddings, computed in float64.
+- Similarity is the cosine of L2-normalised embeddings, decided in float64: ranks are computed
+  in float32 tiles on the model's device and every comparison float32 cannot settle is redone
+  in float64 (``qa_gate.metrics.ranking``), so the numbers are those of the float64 rule.
 - Ranks are 1-based. **Ties: pessimistic (a tie counts against the model)**: the rank of a
   positive is ``1 + number of negatives whose similarity >= the positive's``. Similarities
   within ``TIE_TOL`` (1e-9) of the positive's count as ties, so floating-point rounding
@@ -18,7 +20,7 @@ Definitions (they go into every metric's fingerprint):
   median of the pooled non-NaN ranks).
 
 Ranks are computed once per suite, by the inputs (``RetrievalInputs.ranks``, which the
-scoring view computes with ``rank_all``), in tiles of
+scoring view computes with ``rank_all`` on the model's device), in tiles of
 ``block x block`` similarities: one pass over the tiles yields both directions and no
 ``n_captions x n_images`` matrix is ever held.
 """
@@ -33,9 +35,9 @@ import numpy as np
 
 from qa_gate.errors import AdapterError, GoldenError
 from qa_gate.metrics.base import Metric
+from qa_gate.metrics.counted import Counted, MeanCounted, median_counted
+from qa_gate.metrics.ranking import DEFAULT_BLOCK, TIE_TOL, positive_ranks
 
-TIE_TOL = 1e-9
-DEFAULT_BLOCK = 2048  # tile edge: 32 MiB of float64 similarities; 4096 is no faster (benchmarks/bench_retrieval.py)
 TIES = "pessimistic (a tie counts against the model)"
 
 
@@ -85,48 +87,20 @@ class Ranks:
 
 
 def check_finite(array: np.ndarray, what: str) -> np.ndarray:
-    """``array`` as float64; an ``AdapterError`` if it holds NaN or inf (NaN would rank first)."""
-    array = np.asarray(array, dtype=np.float64)
+    """``array`` as a float array (float32 and float64 as they are: no copy); an ``AdapterError`` if it
+    holds NaN or inf (NaN would rank first)."""
+    array = np.asarray(array)
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
     if not np.isfinite(array).all():
         raise AdapterError(f"the checkpoint produced non-finite {what} embeddings (NaN or inf)")
     return array
 
 
-def positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, *,
-                   block: int = DEFAULT_BLOCK, reverse: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Pessimistic 1-based ranks of positives, from ``block x block`` tiles of similarities.
-
-    Query ``j``'s one positive is target ``owner[j]``. Forward: for each query, ``1 +`` the
-    targets other than its positive with similarity ``>= sim(j, owner[j]) - TIE_TOL``.
-    Reverse (when ``reverse``): for each target, ``1 +`` the queries it does not own with
-    similarity ``>=`` its best positive's ``- TIE_TOL`` (``0`` for a target owning no query).
-    """
-    if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
-    nq, nt = len(queries), len(targets)
-    pos = np.empty(nq)
-    for a in range(0, nq, block):
-        pos[a:a + block] = np.einsum("ij,ij->i", queries[a:a + block], targets[owner[a:a + block]])
-    best = np.full(nt, -np.inf)
-    np.maximum.at(best, owner, pos)
-    fwd_thr, rev_thr = pos - TIE_TOL, best - TIE_TOL
-    fwd, rev = np.zeros(nq, dtype=np.int64), np.zeros(nt, dtype=np.int64)
-    for a in range(0, nq, block):
-        own = owner[a:a + block]
-        for c in range(0, nt, block):
-            sims = queries[a:a + block] @ targets[c:c + block].T
-            rows = np.flatnonzero((own >= c) & (own < c + block))
-            sims[rows, own[rows] - c] = np.nan  # positives never count as negatives
-            fwd[a:a + block] += np.count_nonzero(sims >= fwd_thr[a:a + block, None], axis=1)
-            if reverse:
-                rev[c:c + block] += np.count_nonzero(sims >= rev_thr[None, c:c + block], axis=0)
-            del sims  # free the tile before the next one is allocated
-    return fwd + 1, np.where(np.isfinite(best), rev + 1, 0)
-
-
 def rank_arrays(images: np.ndarray, captions: np.ndarray, owner: np.ndarray,
-                sample_ids: Sequence[str] | None = None, block: int = DEFAULT_BLOCK) -> Ranks:
-    """Both directions' ranks of a suite, from its arrays (see the module docstring)."""
+                sample_ids: Sequence[str] | None = None, block: int = DEFAULT_BLOCK, device: Any = None) -> Ranks:
+    """Both directions' ranks of a suite, from its arrays (see the module docstring), on ``device``
+    (a torch device or its name; the CPU when ``None``)."""
     images, captions = check_finite(images, "image"), check_finite(captions, "caption")
     owner = np.asarray(owner)
     if owner.shape != (len(captions),) or not np.issubdtype(owner.dtype, np.integer):
@@ -140,14 +114,14 @@ def rank_arrays(images: np.ndarray, captions: np.ndarray, owner: np.ndarray,
         named = ", ".join(f"'{ids[i]}'" for i in lonely[:5]) + (" ..." if len(lonely) > 5 else "")
         raise GoldenError(f"{len(lonely)} sample(s) without captions ({named}); "
                           "retrieval needs at least one caption per image")
-    t2i, i2t = positive_ranks(captions, images, owner, block=block, reverse=True)
+    t2i, i2t = positive_ranks(captions, images, owner, block=block, reverse=True, device=device)
     return Ranks(i2t=i2t, t2i=t2i, owner=owner)
 
 
-def rank_all(inputs: RetrievalEmbeddings, block: int = DEFAULT_BLOCK) -> Ranks:
-    """The ranks of the embeddings of ``inputs`` (``block`` never changes them)."""
+def rank_all(inputs: RetrievalEmbeddings, block: int = DEFAULT_BLOCK, device: Any = None) -> Ranks:
+    """The ranks of the embeddings of ``inputs`` on ``device`` (neither ``block`` nor ``device`` changes them)."""
     captions, owner = inputs.caption_embeddings()
-    return rank_arrays(inputs.image_embeddings(), captions, owner, inputs.sample_ids, block)
+    return rank_arrays(inputs.image_embeddings(), captions, owner, inputs.sample_ids, block, device)
 
 
 def nan_median(values: np.ndarray) -> np.ndarray:
@@ -186,10 +160,15 @@ class _Retrieval(Metric[RetrievalInputs]):
 
 class _I2T(_Retrieval):
     direction: ClassVar[str] = "image->text"
+    mean_sufficient: ClassVar[bool] = True  # the mean of the first column (the median rank overrides it)
 
     def per_sample(self, inputs: RetrievalInputs, params: Mapping[str, Any]) -> np.ndarray:
         """One column, the image's rank (recall subclasses add a hit column first)."""
         return inputs.ranks().i2t.astype(np.float64)[:, None]
+
+    def counted(self, stats: np.ndarray) -> Counted | None:
+        """The mean of the first column from draw counts: the one column the bootstrap sums."""
+        return MeanCounted(np.asarray(stats, dtype=np.float64)[:, :1], self.aggregate)
 
 
 class _I2TRecall(_I2T):
@@ -222,10 +201,16 @@ class I2TMedianRank(_I2T):
     """Image→text median rank over images (lower is better)."""
     name, higher_is_better, columns = "i2t_median_rank", False, ("rank",)
     statistic = "median rank over images"
+    mean_sufficient: ClassVar[bool] = False
 
     def aggregate(self, stats: np.ndarray) -> np.ndarray:
         """Median of the rank column over the sample axis."""
         return np.median(np.asarray(stats, dtype=np.float64)[..., 0], axis=-1)
+
+    def counted(self, stats: np.ndarray) -> Counted | None:
+        """The median from draw counts (``qa_gate.metrics.counted``); ``None`` when a rank is NaN."""
+        column = np.asarray(stats, dtype=np.float64)[:, :1]
+        return None if np.isnan(column).any() else median_counted(column)
 
 
 class I2TMeanRank(_I2T):
@@ -236,6 +221,7 @@ class I2TMeanRank(_I2T):
 
 class _T2I(_Retrieval):
     direction: ClassVar[str] = "text->image"
+    mean_sufficient: ClassVar[bool] = True  # a ratio of sums (the median rank overrides it)
 
     def aggregate(self, stats: np.ndarray) -> np.ndarray:
         """Pooled over captions: ``sum(column 0) / sum(captions)``."""
@@ -290,6 +276,7 @@ class T2IMeanRank(_T2I):
 class T2IMedianRank(_T2I):
     """Text→image median rank over all captions (lower is better)."""
     name, higher_is_better = "t2i_median_rank", False
+    mean_sufficient: ClassVar[bool] = False
     columns: ClassVar[tuple[str, ...]] = ("caption_rank",)
     """Repeated once per caption slot: ``C`` columns, NaN padded (``C`` = most captions of an image)."""
     statistic = "median rank, pooled over captions"
@@ -302,6 +289,10 @@ class T2IMedianRank(_T2I):
         """Median of all non-NaN ranks of the rows, per leading index."""
         stats = np.asarray(stats, dtype=np.float64)
         return nan_median(stats.reshape(*stats.shape[:-2], -1))
+
+    def counted(self, stats: np.ndarray) -> Counted | None:
+        """The pooled median from draw counts (``qa_gate.metrics.counted``)."""
+        return median_counted(stats)
 
     def sample_values(self, stats: np.ndarray) -> np.ndarray:
         """The median rank of the image's captions."""

@@ -4,7 +4,8 @@ Definitions (they go into every metric's fingerprint):
 
 - Class embedding: every template (``"a photo of a {}."``, ``{}`` replaced by the class name)
   is encoded and L2-normalised; the class embedding is their mean, renormalised.
-- The score of a class is the cosine between the image and the class embedding (float64).
+- The score of a class is the cosine between the image and the class embedding, decided in float64
+  (computed in float32 on the model's device, comparisons float32 cannot settle redone in float64).
 - The true class's rank is ``1 + number of other classes scoring >= it`` (**ties: pessimistic,
   a tie counts against the model**; scores within ``TIE_TOL`` = 1e-9 count as ties, as in
   retrieval). Top-k is a hit when that rank is ``<= k``. With k classes or fewer every sample
@@ -26,6 +27,7 @@ import numpy as np
 
 from qa_gate.errors import ConfigError, GoldenError
 from qa_gate.metrics.base import Metric
+from qa_gate.metrics.counted import Counted, MeanCounted, class_recall_counted
 from qa_gate.metrics.retrieval import (
     DEFAULT_BLOCK,
     TIE_TOL,
@@ -85,7 +87,7 @@ def class_embeddings(encode: Any, classes: Sequence[str], templates: Sequence[st
     ``len(templates) * len(classes)`` texts go to it in one call.
     """
     texts = [t.replace("{}", c) for t in templates for c in classes]
-    emb = check_finite(encode(texts), "text")
+    emb = check_finite(encode(texts), "text").astype(np.float64)  # a few rows: averaged in float64
     if emb.shape[0] != len(texts):
         raise ValueError(f"encode_texts returned {emb.shape[0]} rows for {len(texts)} texts")
     per_template = _normalise(emb.reshape(len(templates), len(classes), -1))
@@ -93,9 +95,10 @@ def class_embeddings(encode: Any, classes: Sequence[str], templates: Sequence[st
 
 
 def true_class_ranks(images: np.ndarray, classes: np.ndarray, labels: np.ndarray,
-                     block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """``[n]`` pessimistic 1-based rank of each image's true class among all classes."""
-    ranks, _ = positive_ranks(check_finite(images, "image"), classes, labels, block=block, reverse=False)
+                     block: int = DEFAULT_BLOCK, device: Any = None) -> np.ndarray:
+    """``[n]`` pessimistic 1-based rank of each image's true class among all classes, on ``device``."""
+    ranks, _ = positive_ranks(check_finite(images, "image"), classes, labels, block=block, reverse=False,
+                              device=device)
     return ranks
 
 
@@ -111,11 +114,11 @@ def _labels(inputs: ZeroShotEmbeddings) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def suite_ranks(inputs: ZeroShotEmbeddings, templates: tuple[str, ...]) -> np.ndarray:
-    """The true class's rank of every sample, with class embeddings from ``templates``."""
+def suite_ranks(inputs: ZeroShotEmbeddings, templates: tuple[str, ...], device: Any = None) -> np.ndarray:
+    """The true class's rank of every sample, with class embeddings from ``templates``, on ``device``."""
     images, labels = inputs.image_embeddings(), _labels(inputs)
     classes = class_embeddings(inputs.encode_texts, inputs.classes, templates)
-    return true_class_ranks(images, classes, labels)
+    return true_class_ranks(images, classes, labels, device=device)
 
 
 class ZeroShotInputs(ZeroShotEmbeddings, Protocol):
@@ -162,12 +165,17 @@ class _ZeroShot(Metric[ZeroShotInputs]):
 
 class _TopK(_ZeroShot):
     columns: ClassVar[tuple[str, ...]] = ("hit", "rank")
+    mean_sufficient: ClassVar[bool] = True  # the mean of the hit column
 
     def per_sample(self, inputs: ZeroShotInputs, params: Mapping[str, Any]) -> np.ndarray:
         """Columns ``[1 when the true class ranks within k, its rank]``."""
         stats = super().per_sample(inputs, params)
         stats[:, 0] = stats[:, 1] <= self.k
         return stats
+
+    def counted(self, stats: np.ndarray) -> Counted | None:
+        """The mean of the hit column from draw counts: the one column the bootstrap sums."""
+        return MeanCounted(np.asarray(stats, dtype=np.float64)[:, :1], self.aggregate)
 
 
 class ZeroShotTop1(_TopK):
@@ -210,3 +218,7 @@ class ZeroShotMeanPerClassRecall(_ZeroShot):
         n_present = present.sum(axis=1)
         value = np.divide(recall.sum(axis=1), n_present, out=np.full(rows, np.nan), where=n_present > 0)
         return value.reshape(lead)
+
+    def counted(self, stats: np.ndarray) -> Counted | None:
+        """The recall from draw counts (``qa_gate.metrics.counted``)."""
+        return class_recall_counted(stats)

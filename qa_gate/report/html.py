@@ -21,6 +21,7 @@ import jinja2
 from qa_gate.files import write_atomic
 from qa_gate.report.escape import one_line
 from qa_gate.report.markdown import TEMPLATES_DIR, template_context
+from qa_gate.report.samples import NO_ANSWERS
 from qa_gate.report.trend import SVG_HEIGHT, SVG_WIDTH, Trend
 from qa_gate.report.view import report_view
 from qa_gate.verdict.checks import Verdict
@@ -77,13 +78,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(verdict: Verdict, images: Mapping[tuple[str, str], Path] = NO_IMAGES) -> str:
+def render_html(verdict: Verdict, images: Mapping[tuple[str, str], Path] = NO_IMAGES,
+                answers: Mapping[tuple[str, str], str] = NO_ANSWERS) -> str:
     """The verdict as one self-contained HTML page.
 
     ``images`` maps ``(suite name, sample id)`` to an image file on disk; the samples
-    shown (most regressed, fallen below the floor) get a thumbnail beside their caption.
+    shown (most regressed, flipped) get a thumbnail beside their caption. ``answers``: the
+    most common human answer of each VQA sample.
     """
-    view = report_view(verdict)
+    view = report_view(verdict, answers)
     shown = {(row.suite, row.sample_id) for suite in view.suites for row in (*suite.samples, *suite.flips)}
     cache: dict[Path, str | None] = {}
     thumbnails: dict[tuple[str, str], str | None] = {}
@@ -102,6 +105,7 @@ def render_html(verdict: Verdict, images: Mapping[tuple[str, str], Path] = NO_IM
     )
 
 
-def write_html(verdict: Verdict, path: Path, images: Mapping[tuple[str, str], Path] = NO_IMAGES) -> Path:
+def write_html(verdict: Verdict, path: Path, images: Mapping[tuple[str, str], Path] = NO_IMAGES,
+               answers: Mapping[tuple[str, str], str] = NO_ANSWERS) -> Path:
     """Render ``verdict`` as HTML and write it to ``path`` atomically, creating parent folders."""
-    return write_atomic(path, render_html(verdict, images).encode("utf-8"))
+    return write_atomic(path, render_html(verdict, images, answers).encode("utf-8"))

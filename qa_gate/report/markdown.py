@@ -8,6 +8,7 @@ raw and is escaped there by the ``md`` filter, so escaping happens in exactly on
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
@@ -24,11 +25,13 @@ from qa_gate.report.formatting import (  # noqa: F401
     format_number,
     format_rule,
 )
+from qa_gate.report.samples import NO_ANSWERS
 from qa_gate.report.view import ReportView, report_view
 from qa_gate.verdict.checks import Verdict
 
 TEMPLATE = "report.md.j2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+_BLANK_RUNS = re.compile(r"\n{3,}")
 STEP_SUMMARY_LIMIT = 1024 * 1024
 """GitHub refuses a job summary larger than 1 MiB per step."""
 
@@ -53,15 +56,27 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_markdown(verdict: Verdict) -> str:
-    """The verdict as a GitHub-flavoured Markdown report, failures first everywhere."""
-    text = _environment().get_template(TEMPLATE).render(template_context(report_view(verdict)))
-    return text.rstrip("\n") + "\n"
+def markdown_environment() -> jinja2.Environment:
+    """The jinja2 environment of the Markdown templates (the report and the PR comment)."""
+    return _environment()
 
 
-def write_report(verdict: Verdict, path: Path) -> Path:
+def render_markdown(verdict: Verdict, answers: Mapping[tuple[str, str], str] = NO_ANSWERS) -> str:
+    """The verdict as a GitHub-flavoured Markdown report, bar changes first, then failures, everywhere.
+
+    ``answers``: the most common human answer of each VQA sample by (suite name, sample id).
+    """
+    return tidy(_environment().get_template(TEMPLATE).render(template_context(report_view(verdict, answers))))
+
+
+def tidy(text: str) -> str:
+    """Rendered Markdown with runs of blank lines cut to one, ending in one newline."""
+    return _BLANK_RUNS.sub("\n\n", text).strip("\n") + "\n"
+
+
+def write_report(verdict: Verdict, path: Path, answers: Mapping[tuple[str, str], str] = NO_ANSWERS) -> Path:
     """Render ``verdict`` and write it to ``path`` atomically (see :func:`write_atomic`)."""
-    return write_atomic(path, render_markdown(verdict).encode("utf-8"))
+    return write_atomic(path, render_markdown(verdict, answers).encode("utf-8"))
 
 
 def append_step_summary(markdown: str, environ: Mapping[str, str] = os.environ) -> Path | None:

@@ -89,6 +89,8 @@ class Family:
     """Which family's output a report shows when a suite has several (lowest first)."""
     section: str | None = None
     """The report section the family adds (``qa_gate.report.sections.SECTIONS``)."""
+    timed: bool = False
+    """Its metrics read the model's batch timings: on CUDA each batch is then synchronised."""
 
 
 class SuiteViews:
@@ -127,7 +129,7 @@ FAMILIES: Mapping[str, Family] = {family.name: family for family in (
            lambda views, params: ZeroShotView(views.inputs, str(params.get("label_tag", ""))),
            key=lambda params: str(params.get("label_tag", ""))),
     Family("efficiency", ANY_MODEL, "any model",
-           lambda views, _: EfficiencyView(views.inputs, ANY_MODEL), extras=_method),
+           lambda views, _: EfficiencyView(views.inputs, ANY_MODEL), extras=_method, timed=True),
     Family("caption", (CAPTIONER,), "an image-to-text model", lambda views, _: CaptionView(views.inputs),
            read=lambda view: view.tokenized(), extras=_method, output=_predictions),
     Family("scored_caption", (CAPTIONER,), "an image-to-text model (caption: generated)",

@@ -5,17 +5,22 @@ to the same contract: an exception becomes an ``AdapterError`` naming the adapte
 the batch; an array output must be one finite row per input (a tensor, an array or a list of rows);
 image and text embeddings must have one width; generated texts must be strings (empty is fine).
 
-Images are decoded one at a time, right before their batch's call. When the capability object also
-implements ``PreparesImages`` (every built-in backend; the VQA answerer when its processor tokenizes
-questions apart from images, as BLIP's does), each decode is prepared
-at once and dropped, so a batch holds prepared model inputs, never more than one full-size decode;
-the preparing counts in its batch's time, as preprocessing inside the call does (decoding never does).
+Images are decoded in worker threads (``qa_gate.scoring.loader``), in sample order. When the
+capability object also implements ``PreparesImages`` (every built-in backend; the VQA answerer when
+its processor tokenizes questions apart from images, as BLIP's does), each decode is prepared at once
+in its worker and dropped, and the workers prepare the next batches while the model runs: no more
+full-size decodes are alive than there are workers. A plain adapter is handed the decoded batch; its
+images are decoded in parallel, but not ahead. The preparing counts in its batch's time, as
+preprocessing inside the call does (decoding never does). Texts are encoded shortest first, so a
+batch holds texts of similar lengths (an adapter that trims padding pads little).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +28,10 @@ import numpy as np
 from qa_gate.adapters.protocols import PreparesImages
 from qa_gate.errors import AdapterError, GateError, first_line
 from qa_gate.golden.suite import Sample, Suite, open_image
+from qa_gate.scoring.cache_plan import SuiteCache
 from qa_gate.scoring.device import inference
+from qa_gate.scoring.embeddings import normalised_float32
+from qa_gate.scoring.loader import PREFETCH_BATCHES, default_workers, load_batches
 from qa_gate.scoring.stopwatch import Stopwatch
 
 if TYPE_CHECKING:
@@ -38,17 +46,12 @@ SHOWN = 3
 """How many sample ids (or texts) an error lists."""
 
 
-def _normalise(array: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return array / np.where(norms == 0, 1.0, norms)
-
-
-def as_rows(result: Any) -> np.ndarray | None:
-    """``result`` (a torch tensor, a numpy array or a list of rows) as a float64 array; ``None`` if it is none."""
+def as_rows(result: Any, dtype: Any = np.float64) -> np.ndarray | None:
+    """``result`` (a torch tensor, a numpy array or a list of rows) as a ``dtype`` array; ``None`` if it is none."""
     if hasattr(result, "detach"):
         result = result.detach().float().cpu().numpy()
     try:
-        return np.asarray(result, dtype=np.float64)
+        return np.asarray(result, dtype=dtype)
     except (TypeError, ValueError):
         return None
 
@@ -61,13 +64,17 @@ def _listed(names: Sequence[str]) -> str:
 class SuiteInputs:
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once.
 
-    ``role`` is the config section the model comes from (``model`` or ``scorer``), for errors.
+    ``role`` is the config section the model comes from (``model`` or ``scorer``), for errors;
+    ``workers`` the image decoding threads (default ``min(4, CPU count)``); ``timed``: an efficiency
+    metric reads the timings, so on CUDA each batch is synchronised before and after (else the
+    device runs ahead of the clock, which is then only a rough per-batch figure).
     """
 
     def __init__(self, suite: Suite, model: LoadedModel, batch_size: int,
                  device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
-                 role: str = "model") -> None:
+                 role: str = "model", *, workers: int | None = None, timed: bool = True) -> None:
         self.suite, self.batch_size = suite, batch_size
+        self.workers, self.timed = workers or default_workers(), timed
         self.device, self.dtype, self._texts = device, dtype, text_cache
         self.encoder, self.captioner = model.encoder, model.captioner
         self.answerer, self.classifier = model.answerer, model.classifier
@@ -81,20 +88,26 @@ class SuiteInputs:
         if text_cache:  # texts embedded for an earlier suite by the same model
             self._widths["text"] = len(next(iter(text_cache.values())))
         self._outputs: dict[str, Any] = {}
+        self.cache = SuiteCache(suite)
+        """The output cache and progress bars (``qa_gate.scoring.cache_plan``); off and silent unless set."""
         self.stopwatches: dict[str, Stopwatch] = {}
         """One per model operation run on the suite (``image encoding``, ``generation``, ``answering``,
         ``classification``): the batches' timings and the operation's peak memory."""
 
     def _call(self, operation: str, call: Callable[..., Any], args: tuple[Any, ...], where: str,
               watch: Stopwatch | None = None) -> Any:
-        """``call(*args)`` under inference mode (timed on ``watch``); an exception it raises becomes one
-        ``AdapterError`` line (a ``GateError`` passes as it is; ``KeyboardInterrupt`` is no ``Exception``)."""
+        """``call(*args)`` under inference mode (timed on ``watch``), errors as :meth:`_guarded` makes them."""
+        with inference(self.device, self.dtype):
+            if watch is None:
+                return self._guarded(operation, call, args, where)
+            with watch.batch(len(args[0])):
+                return self._guarded(operation, call, args, where)
+
+    def _guarded(self, operation: str, call: Callable[..., Any], args: tuple[Any, ...], where: str) -> Any:
+        """``call(*args)``; an exception it raises becomes one ``AdapterError`` line (a ``GateError``
+        passes as it is; ``KeyboardInterrupt`` is no ``Exception``)."""
         try:
-            with inference(self.device, self.dtype):
-                if watch is None:
-                    return call(*args)
-                with watch.batch(len(args[0])):
-                    return call(*args)
+            return call(*args)
         except GateError:
             raise
         except Exception as exc:
@@ -112,45 +125,41 @@ class SuiteInputs:
         returning anything else is refused, naming the operation and the samples.
         """
         if operation not in self._outputs:
-            watch = self.stopwatches[operation] = Stopwatch(self.device)
+            watch = self.stopwatches[operation] = Stopwatch(self.device, sync=self.timed)
             out: list[Any] = []
-            samples = self.suite.samples
+            plan = self.cache.images(operation, extra)
+            samples, extra = plan.pick(self.suite.samples, extra)  # the samples whose outputs are not cached
             owner = getattr(call, "__self__", None)
             prepare = owner.prepare_image if isinstance(owner, PreparesImages) else None
-            for start in range(0, len(samples), self.batch_size):
-                batch = samples[start:start + self.batch_size]
-                if prepare is None:
-                    images, preparing = [open_image(s, self.suite.max_pixels) for s in batch], 0.0
-                else:
-                    images, preparing = self._prepared(operation, prepare, batch)
-                args = (images,) if extra is None else (images, list(extra[start:start + self.batch_size]))
-                where = f"the batch of {len(batch)} images from sample '{batch[0].id}'"
-                result = self._call(operation, call, args, where, watch)
-                seconds, size = watch.batches[-1]
-                watch.batches[-1] = (seconds + preparing, size)  # preparing counts as it did inside the call
-                out.extend(self._checked(operation, result, [s.id for s in batch]))
+            loaded = load_batches(samples, self.batch_size, partial(self._load_one, operation, prepare),
+                                  workers=self.workers, ahead=PREFETCH_BATCHES if prepare is not None else 0,
+                                  context=partial(inference, self.device, self.dtype))
+            with closing(loaded):
+                for batch_items in loaded:
+                    start, images = batch_items.start, batch_items.items
+                    batch = samples[start:start + len(images)]
+                    args = (images,) if extra is None else (images, list(extra[start:start + len(images)]))
+                    where = f"the batch of {len(batch)} images from sample '{batch[0].id}'"
+                    result = self._call(operation, call, args, where, watch)
+                    seconds, size = watch.batches[-1]  # preparing counts as it did inside the call
+                    watch.batches[-1] = (seconds + batch_items.seconds, size)
+                    out.extend(plan.done(self._checked(operation, result, [s.id for s in batch])))
             watch.stop()
+            out = plan.merge(out)  # with the cached outputs, in sample order
             if operation not in PER_SAMPLE_OPERATIONS:
                 self._finite(operation, out, list(self.sample_ids), "samples")
                 self._one_width(operation, out)
             self._outputs[operation] = out
         return self._outputs[operation]
 
-    def _prepared(self, operation: str, prepare: Callable[[Any], Any],
-                  batch: Sequence[Sample]) -> tuple[list[Any], float]:
-        """Each sample's image decoded and prepared at once (``PreparesImages``), the decode dropped
-        before the next is opened; and the seconds preparing took (the batch's timing includes them)."""
-        items, seconds = [], 0.0
-        for sample in batch:
-            item, took = self._prepare_one(operation, prepare, sample)
-            items.append(item)
-            seconds += took
-        return items, seconds
-
-    def _prepare_one(self, operation: str, prepare: Callable[[Any], Any], sample: Sample) -> tuple[Any, float]:
-        image = open_image(sample, self.suite.max_pixels)  # released when this returns
+    def _load_one(self, operation: str, prepare: Callable[[Any], Any] | None, sample: Sample) -> tuple[Any, float]:
+        """In a loader worker (under inference mode): the sample's image, prepared at once when the adapter
+        ``PreparesImages`` (the decode released when this returns), and the seconds preparing took."""
+        image = open_image(sample, self.suite.max_pixels)
+        if prepare is None:
+            return image, 0.0
         began = time.perf_counter()
-        item = self._call(operation, prepare, (image,), f"sample '{sample.id}'")
+        item = self._guarded(operation, prepare, (image,), f"sample '{sample.id}'")
         return item, time.perf_counter() - began
 
     def _checked(self, operation: str, result: Any, ids: Sequence[str]) -> list[Any]:
@@ -168,7 +177,7 @@ class SuiteInputs:
                                    f"({bad[1]!r}) for sample '{bad[0]}'; expected one string per image "
                                    "(an empty string is a valid output)")
             return list(result)
-        rows = as_rows(result)
+        rows = as_rows(result, np.float32 if operation.endswith(" encoding") else np.float64)  # embeddings: float32
         if rows is None or rows.ndim != 2 or rows.shape[0] != count:
             got = (f"of shape {tuple(rows.shape)}" if rows is not None
                    else "that is no array of numbers (rows of different lengths, or not numbers)")
@@ -215,22 +224,25 @@ class SuiteInputs:
         if self._images is None:
             chunks = self.batched("image encoding", self._encoder().encode_images)
             self._agree("image", chunks[0].shape[1])
-            self._images = np.concatenate([_normalise(c) for c in chunks])
+            self._images = normalised_float32(chunks)  # the one copy kept: float32, normalised in place
+            self._outputs["image encoding"] = [self._images]  # drop the raw batches
         return self._images
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._texts))
-        chunks: list[np.ndarray] = []
-        for start in range(0, len(missing), self.batch_size):
+        missing = sorted(dict.fromkeys(t for t in texts if t not in self._texts), key=len)  # similar lengths
+        plan = self.cache.texts(missing)
+        missing, chunks = [*plan.hits, *plan.misses], list(plan.rows)  # the cached rows first
+        for start in range(len(plan.hits), len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
             where = f"{len(batch)} texts from {_listed(batch[:1])}"
             result = self._call("text encoding", self._encoder().encode_texts, (batch,), where)
-            chunks.extend(self._checked("text encoding", result, batch))
+            chunks.extend(plan.done(self._checked("text encoding", result, batch)))
+        plan.finish()
         if chunks:
             self._finite("text encoding", chunks, missing, "texts")
             self._one_width("text encoding", chunks)
             self._agree("text", chunks[0].shape[1])
-            self._texts.update(zip(missing, np.concatenate([_normalise(c) for c in chunks])))
+            self._texts.update(zip(missing, normalised_float32(chunks)))  # rows of one float32 matrix
         return np.stack([self._texts[t] for t in texts])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from importlib import metadata
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -17,13 +18,14 @@ from qa_gate.metrics.registry import get_metric
 from qa_gate.metrics.tokenize import JavaMissingError
 from qa_gate.results import MetricResult, RunResult, SampleInfo, SuiteResult
 from qa_gate.scoring.device import autocast_label
-from qa_gate.scoring.families import CANDIDATE, FAMILIES, SuiteViews
+from qa_gate.scoring.families import CANDIDATE, FAMILIES, SuiteViews, family_of
 from qa_gate.scoring.inputs import SuiteInputs
 
 if TYPE_CHECKING:
     import torch
 
     from qa_gate.adapters.load import LoadedModel
+    from qa_gate.scoring.cached_model import RunOutputs
 
 def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> SuiteResult:
     """Every configured metric of one suite, with per-sample statistics.
@@ -83,30 +85,46 @@ def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
-    for module in ("open_clip", "transformers"):
-        try:
-            env[module] = __import__(module).__version__
-        except ImportError:
+    for name, distribution in BACKEND_DISTRIBUTIONS:
+        try:  # the installed metadata: importing a backend only for its version costs seconds
+            env[name] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
             continue
     return env
 
 
+BACKEND_DISTRIBUTIONS = (("open_clip", "open_clip_torch"), ("transformers", "transformers"))
+"""Each backend's name in an environment record and the distribution whose version it records."""
+
+
+def timed(suite_cfg: SuiteConfig) -> bool:
+    """True when an efficiency metric of the suite reads the model's batch timings."""
+    return any(family_of(m.name, m.params).timed for m in suite_cfg.metrics)
+
+
 def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device: torch.device,
-        dtype: torch.dtype | None) -> RunResult:
+        dtype: torch.dtype | None, outputs: RunOutputs | None = None) -> RunResult:
     """Score every suite of ``config`` (already loaded, verified and checked as ``suites``) with
-    the capabilities ``model`` was loaded as (see ``qa_gate.adapters.load``)."""
+    the capabilities ``model`` was loaded as (see ``qa_gate.adapters.load``); ``outputs``: the run's
+    output cache and progress bars (``qa_gate.scoring.cached_model``), none when not given."""
     from qa_gate.adapters.load import LoadedModel, scorer_id
 
     cache: dict[str, np.ndarray] = {}
     scorer_cache: dict[str, np.ndarray] = {}  # another embedding space: never mixed with the model's texts
     results = []
     for suite_cfg, suite in zip(config.suites, suites):
-        inputs = SuiteInputs(suite, model, config.model.batch_size, device, dtype, cache)
+        workers, synced = config.model.workers, timed(suite_cfg)
+        inputs = SuiteInputs(suite, model, config.model.batch_size, device, dtype, cache,
+                             workers=workers, timed=synced)
+        if outputs is not None:
+            inputs.cache = outputs.suite(suite, suite_cfg)
         if model.scorer is not None and model.scorer_checkpoint is not None:
             scorer = LoadedModel(model.scorer_checkpoint, encoder=model.scorer)
             inputs.scorer_inputs = SuiteInputs(suite, scorer, config.model.batch_size, device, dtype, scorer_cache,
-                                              role="scorer")
+                                              role="scorer", workers=workers, timed=synced)
             inputs.scorer_id = scorer_id(model.scorer_checkpoint)
+            if outputs is not None:
+                inputs.scorer_inputs.cache = outputs.suite(suite, suite_cfg, role="scorer")
         results.append(score_suite(suite, suite_cfg, inputs))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return RunResult(model.checkpoint, environment(device, dtype, config.model.batch_size), tuple(results), created)

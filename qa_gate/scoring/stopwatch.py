@@ -1,9 +1,11 @@
 """Timing model calls batch by batch, with the peak memory of the whole operation.
 
 One ``Stopwatch`` per operation a suite runs (image encoding, caption generation,
-answering, classification). On CUDA the device is synchronised before the clock
-starts and before it stops, and the allocator peak is reset when the operation
-starts; on CPU the peak is the process's peak RSS (process-wide and monotone).
+answering, classification). When an efficiency metric reads it (``sync``), on CUDA the
+device is synchronised before the clock starts and before it stops, and the allocator
+peak is reset when the operation starts; otherwise nothing waits for the device (the
+batches' times are then only what the host saw). On CPU the peak is the process's peak
+RSS (process-wide and monotone).
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ if TYPE_CHECKING:
 class Stopwatch:
     """``(seconds, batch_size)`` of every batch of one operation, and its peak memory in MiB."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, device: torch.device, sync: bool = True) -> None:
+        self.device, self.sync = device, sync
         self.batches: list[tuple[float, int]] = []
         self.peak_memory_mb: float | None = None
         self._started = False
 
     def _cuda(self) -> bool:
-        return self.device.type == "cuda"
+        return self.sync and self.device.type == "cuda"
 
     @contextmanager
     def batch(self, size: int) -> Iterator[None]:

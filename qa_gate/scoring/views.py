@@ -38,7 +38,7 @@ class RetrievalView:
     def ranks(self) -> Ranks:
         """Both directions' ranks, computed once for the suite's metrics."""
         if self._ranks is None:
-            self._ranks = rank_all(self)
+            self._ranks = rank_all(self, device=getattr(self._inputs, "device", None))  # the model's device
         return self._ranks
 
     def image_embeddings(self) -> np.ndarray:
@@ -64,7 +64,7 @@ class ZeroShotView:
     def class_ranks(self, templates: tuple[str, ...]) -> np.ndarray:
         """The true class's rank per sample for ``templates``, computed once per templates."""
         if templates not in self._ranks:
-            self._ranks[templates] = suite_ranks(self, templates)
+            self._ranks[templates] = suite_ranks(self, templates, getattr(self._inputs, "device", None))
         return self._ranks[templates]
 
     def image_embeddings(self) -> np.ndarray:

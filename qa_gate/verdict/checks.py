@@ -19,6 +19,9 @@ class Status(str, enum.Enum):
     FAIL = "fail"
     INCOMPARABLE = "incomparable"
     NO_BASELINE = "no baseline"
+    """A regression rule with nothing to compare with, under ``gate.missing_baseline: warn``: shown, not failed."""
+    MISSING_BASELINE = "missing baseline"
+    """A regression rule with nothing to compare with, under ``gate.missing_baseline: fail`` (the default in CI)."""
     UPDATED = "updated"
     SKIPPED = "skipped"
     """The metric could not be computed (no Java for the captioning metrics); ``message`` holds the reason.
@@ -27,7 +30,7 @@ class Status(str, enum.Enum):
     @property
     def failed(self) -> bool:
         """True for the statuses that fail the build."""
-        return self in (Status.FAIL, Status.INCOMPARABLE)
+        return self in (Status.FAIL, Status.INCOMPARABLE, Status.MISSING_BASELINE)
 
     @property
     def skipped(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,6 +12,8 @@ from qa_gate.results import MetricResult, SampleInfo, SuiteResult
 from qa_gate.verdict.stats import paired_drops
 
 TOP_SAMPLES = 10
+SHOWN_SLICES = 20
+"""Slices (of all metrics of a suite) the report's slice table shows, worst first: they get Δ intervals."""
 
 
 @dataclass(frozen=True)
@@ -87,22 +89,46 @@ def delta_interval(metric: MetricResult, base_metric: MetricResult, rows: Sequen
     return float(low), float(high)
 
 
-def slices(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResult | None,
-           base_metric: MetricResult | None, confidence: float, resamples: int, seed: int) -> list[SliceDelta]:
-    """Every tag slice of one metric, with the baseline's value and a Δ interval when comparable."""
+def slice_points(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResult | None,
+                 base_metric: MetricResult | None, groups: Mapping[str, list[int]] | None = None) -> list[SliceDelta]:
+    """Every tag slice of one metric with the baseline's value when comparable, without intervals
+    (``groups``: ``slice_rows(suite)``, computed once by the caller)."""
     impl = get_metric(metric.name)
+    index = {s.id: i for i, s in enumerate(base_suite.samples)} if base_suite is not None else None
     out = []
-    for name, rows in slice_rows(suite).items():
+    for name, rows in (slice_rows(suite) if groups is None else groups).items():
         value = float(impl.aggregate(metric.stats[rows]))
-        base_rows = paired_rows(suite, base_suite, rows) if base_suite is not None else None
-        if base_rows is None or base_metric is None:
+        found = [index.get(suite.samples[i].id) for i in rows] if index is not None else [None]
+        if base_metric is None or any(j is None for j in found):
             out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, None, metric.higher_is_better))
             continue
-        base_value = float(impl.aggregate(base_metric.stats[base_rows]))
-        low, high = delta_interval(metric, base_metric, rows, base_rows, confidence, resamples, seed)
-        out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, base_value,
-                              metric.higher_is_better, low, high, confidence))
+        base_value = float(impl.aggregate(base_metric.stats[[j for j in found if j is not None]]))
+        out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, base_value, metric.higher_is_better))
     return out
+
+
+def slices(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResult | None,
+           base_metric: MetricResult | None, confidence: float, resamples: int, seed: int) -> list[SliceDelta]:
+    """Every tag slice of one metric, with the baseline's value and, when comparable, a Δ interval from the
+    slice's own resamples (the verdict draws every slice from the suite's draws instead: ``draws``)."""
+    out = []
+    for point in slice_points(suite, metric, base_suite, base_metric):
+        if point.baseline is None or base_suite is None or base_metric is None:
+            out.append(point)
+            continue
+        rows = slice_rows(suite)[point.slice]
+        base_rows = paired_rows(suite, base_suite, rows) or []
+        low, high = delta_interval(metric, base_metric, rows, base_rows, confidence, resamples, seed)
+        out.append(replace(point, low=low, high=high, confidence=confidence))
+    return out
+
+
+def shown_slices(points: Sequence[SliceDelta], limit: int = SHOWN_SLICES) -> list[SliceDelta]:
+    """The ``limit`` slices with a baseline that got worst (oriented Δ, stable in the given order): the
+    slices the report's table leads with, which get intervals."""
+    with_base = [s for s in points if s.delta is not None]
+    with_base.sort(key=lambda s: oriented(s.delta or 0.0, s.higher_is_better))
+    return with_base[:limit]
 
 
 def changed_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,

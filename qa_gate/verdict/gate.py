@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from qa_gate.config.model import GateConfig, MetricConfig, Rule
+from qa_gate.config.model import GateConfig, MetricConfig, Rule, SuiteConfig
 from qa_gate.metrics.registry import get_metric
 from qa_gate.results import MetricResult, RunResult, SuiteResult
 from qa_gate.verdict.checks import Check, Status, Verdict
@@ -24,12 +24,17 @@ from qa_gate.verdict.diffs import (
     flipped_samples,
     oriented,
     paired_rows,
+    shown_slices,
+    slice_points,
     slice_rows,
-    slices,
 )
+from qa_gate.verdict.draws import Plan, SuiteDraws
 from qa_gate.verdict.stats import DropEstimate, estimate_drop, judge_drop
 
-_EPS = 1e-12
+_EPS = 1e-6
+"""Tolerance on a regression rule's allowance: continuous per-sample values are stored in float32
+(baseline.samples.npz, about 1e-7 relative), so an identical re-run must not read as a drop beyond
+``max_drop: 0``."""
 
 
 def _floor(rule: Rule, value: float) -> tuple[Status, str]:
@@ -40,15 +45,18 @@ def _floor(rule: Rule, value: float) -> tuple[Status, str]:
 
 
 def _regression(rule: Rule, metric: MetricResult, base_metric: MetricResult, rows: Sequence[int],
-                base_rows: Sequence[int], config: GateConfig) -> tuple[Status, str, DropEstimate]:
+                base_rows: Sequence[int], config: GateConfig, draws: SuiteDraws | None = None,
+                slice_name: str | None = None) -> tuple[Status, str, DropEstimate]:
     relative = rule.kind == "max_drop_pct"
     impl = get_metric(metric.name)
-    estimate = estimate_drop(
-        impl.aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
-        higher_is_better=metric.higher_is_better, relative=relative, allowed=rule.value,
-        confidence=rule.confidence, resamples=config.resamples, seed=config.seed,
-        mean_sufficient=impl.mean_sufficient,
-    )
+    estimate = draws.estimate(metric, slice_name, rule) if draws is not None else None
+    if estimate is None:  # not planned: its own draws
+        estimate = estimate_drop(
+            impl.aggregate, metric.stats[list(rows)], base_metric.stats[list(base_rows)],
+            higher_is_better=metric.higher_is_better, relative=relative, allowed=rule.value,
+            confidence=rule.confidence, resamples=config.resamples, seed=config.seed,
+            mean_sufficient=impl.mean_sufficient,
+        )
     ok = judge_drop(estimate, rule.value + _EPS, rule.mode)
     unit = "%" if relative else ""
     text = (f"{rule.kind} ({rule.mode}, {rule.confidence:.0%}) {'holds' if ok else 'broken'}: "
@@ -76,6 +84,19 @@ def _comparable(suite: SuiteResult, metric: MetricResult, baseline: RunResult | 
     return base_suite, base_metric, None
 
 
+def _unjudged(rule: Rule, why: str | None, config: GateConfig) -> tuple[Status, str]:
+    """A regression rule with no comparable baseline: incomparable, or no baseline (failing under
+    ``gate.missing_baseline: fail``)."""
+    if why is not None and why.startswith("incomparable"):
+        return Status.INCOMPARABLE, f"{rule.kind}: {why}"
+    if config.missing_baseline == "fail":
+        return Status.MISSING_BASELINE, (
+            f"{rule.kind}: no baseline to compare with, and gate.missing_baseline is fail "
+            f"({config.missing_baseline_why}): a regression rule with nothing to compare with is not a pass; "
+            "record a baseline on the target branch, or set gate.missing_baseline: warn")
+    return Status.NO_BASELINE, f"{rule.kind}: {why or 'no baseline'} (gate.missing_baseline: warn)"
+
+
 def _skipped_checks(suite: SuiteResult, metric_cfg: MetricConfig, reason: str,
                     slice_name: str | None = None) -> list[Check]:
     """A ``skipped`` check per rule of a metric the run could not compute (no value, no baseline)."""
@@ -86,7 +107,7 @@ def _skipped_checks(suite: SuiteResult, metric_cfg: MetricConfig, reason: str,
 
 def _checks(suite: SuiteResult, metric: MetricResult, metric_cfg: MetricConfig, rows: list[int],
             base_suite: SuiteResult | None, base_metric: MetricResult | None, why: str | None,
-            config: GateConfig, slice_name: str | None = None) -> list[Check]:
+            config: GateConfig, slice_name: str | None = None, draws: SuiteDraws | None = None) -> list[Check]:
     impl = get_metric(metric.name)
     value = float(impl.aggregate(metric.stats[rows]))
     base_rows = paired_rows(suite, base_suite, rows) if base_suite is not None else None
@@ -98,14 +119,39 @@ def _checks(suite: SuiteResult, metric: MetricResult, metric_cfg: MetricConfig, 
         if rule.is_floor:
             status, message = _floor(rule, value)
         elif base_metric is None or base_rows is None:
-            reason = why or "no baseline"
-            status = Status.INCOMPARABLE if reason.startswith("incomparable") else Status.NO_BASELINE
-            message = f"{rule.kind}: {reason}"
+            status, message = _unjudged(rule, why, config)
         else:
-            status, message, estimate = _regression(rule, metric, base_metric, rows, base_rows, config)
+            status, message, estimate = _regression(rule, metric, base_metric, rows, base_rows, config, draws,
+                                                    slice_name)
         out.append(Check(suite.name, suite.label, metric.name, rule, value, base_value, status, message,
                          metric.higher_is_better, slice_name, estimate))
     return out
+
+
+def _suite_draws(suite: SuiteResult, suite_cfg: SuiteConfig, baseline: RunResult | None,
+                 groups: dict[str, list[int]], config: GateConfig) -> tuple[SuiteDraws, list[SliceDelta]]:
+    """One set of draws for every regression rule of the suite and its slices and for the shown slices'
+    intervals; and every slice's point values (``draws``)."""
+    plan, points = Plan(suite, groups), []
+    ruled = [(None, m) for m in suite_cfg.metrics] + [(s.slice, m) for s in suite_cfg.slices for m in s.metrics]
+    for slice_name, metric_cfg in ruled:
+        if metric_cfg.name in suite.skipped or all(r.is_floor for r in metric_cfg.rules):
+            continue
+        metric = suite.metrics[metric_cfg.name]
+        base_suite, base_metric, _ = _comparable(suite, metric, baseline)
+        if base_suite is not None and base_metric is not None:
+            plan.add(metric, base_suite, base_metric, slice_name)
+    for metric_cfg in suite_cfg.metrics:
+        if metric_cfg.name not in suite.skipped:
+            metric = suite.metrics[metric_cfg.name]
+            base_suite, base_metric, _ = _comparable(suite, metric, baseline)
+            points.extend(slice_points(suite, metric, base_suite, base_metric, groups))
+    for shown in shown_slices(points):
+        metric = suite.metrics[shown.metric]
+        base_suite, base_metric, _ = _comparable(suite, metric, baseline)
+        if base_suite is not None and base_metric is not None:
+            plan.add(metric, base_suite, base_metric, shown.slice)
+    return plan.draw(config.resamples, config.seed), points
 
 
 def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
@@ -117,7 +163,9 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
     flips: list[SampleDelta] = []
     notes: list[str] = []
     if baseline is None:
-        notes.append("No baseline yet: only absolute floors (min/max) were checked. "
+        judged = ("they fail (gate.missing_baseline: fail)" if config.missing_baseline == "fail"
+                  else "they are shown, not failed (gate.missing_baseline: warn)")
+        notes.append(f"No baseline yet: regression rules have nothing to compare with and {judged}. "
                      "Record one with: pytest --mm-gate --mm-update-baseline")
     for suite_cfg in config.suites:
         suite = run.suite(suite_cfg.name)
@@ -130,6 +178,8 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
                          "are incomparable until the baseline is updated deliberately.")
         groups = slice_rows(suite)
         confidence = max((r.confidence for m in suite_cfg.metrics for r in m.rules), default=0.95)
+        draws, points = _suite_draws(suite, suite_cfg, baseline, groups, config)
+        slice_deltas.extend(draws.interval(p, confidence) for p in points)
         for metric_cfg in suite_cfg.metrics:
             if metric_cfg.name in suite.skipped:
                 checks.extend(_skipped_checks(suite, metric_cfg, suite.skipped[metric_cfg.name]))
@@ -137,9 +187,7 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
             metric = suite.metrics[metric_cfg.name]
             base_suite, base_metric, why = _comparable(suite, metric, baseline)
             checks.extend(_checks(suite, metric, metric_cfg, list(range(len(suite.samples))), base_suite,
-                                  base_metric, why, config))
-            slice_deltas.extend(slices(suite, metric, base_suite, base_metric, confidence,
-                                       config.resamples, config.seed))
+                                  base_metric, why, config, draws=draws))
             per_sample_meaningful = get_metric(metric.name).family != "efficiency"  # rows are batch timings
             if base_suite is not None and base_metric is not None and per_sample_meaningful:
                 samples.extend(changed_samples(suite, base_suite, metric, base_metric))
@@ -156,7 +204,7 @@ def evaluate(run: RunResult, baseline: RunResult | None, config: GateConfig,
                 metric = suite.metrics[metric_cfg.name]
                 base_suite, base_metric, why = _comparable(suite, metric, baseline)
                 checks.extend(_checks(suite, metric, metric_cfg, rows, base_suite, base_metric, why, config,
-                                      slice_cfg.slice))
+                                      slice_cfg.slice, draws))
     passed = not any(c.status.failed for c in checks)
     return Verdict(passed, tuple(checks), tuple(slice_deltas), tuple(samples), tuple(notes), run,
                    baseline, baseline_source, flips=tuple(flips))
@@ -169,7 +217,8 @@ def accept_as_baseline(verdict: Verdict) -> Verdict:
     the report still shows what changed.
     """
     checks = tuple(
-        c if c.rule.is_floor or c.status in (Status.NO_BASELINE, Status.SKIPPED)
+        replace(c, status=Status.NO_BASELINE) if c.status is Status.MISSING_BASELINE
+        else c if c.rule.is_floor or c.status in (Status.NO_BASELINE, Status.SKIPPED)
         else replace(c, status=Status.UPDATED, message=f"{c.rule.kind}: baseline updated deliberately ({c.message})")
         for c in verdict.checks
     )

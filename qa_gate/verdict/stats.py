@@ -183,10 +183,26 @@ def estimate_drop(aggregate: Aggregate, candidate: np.ndarray, baseline: np.ndar
     _check_confidence(confidence)
     point, drops = paired_drops(aggregate, candidate, baseline, higher_is_better=higher_is_better,
                                 relative=relative, resamples=resamples, seed=seed, mean_sufficient=mean_sufficient)
-    low, high = (float(q) for q in np.quantile(drops, [1.0 - confidence, confidence],
-                                              method="inverted_cdf"))
-    return DropEstimate(drop=point, low=low, high=high, confidence=confidence, resamples=resamples,
-                        min_detectable=float(allowed) + (point - low), n=len(np.asarray(candidate)))
+    return drop_estimate(point, drops, allowed=allowed, confidence=confidence, n=len(np.asarray(candidate)))
+
+
+def oriented_drop(cand_value: np.ndarray, base_value: np.ndarray, *, higher_is_better: bool,
+                  relative: bool) -> np.ndarray:
+    """The drop (positive is worse) from aggregates, in percent of ``|baseline|`` when ``relative``."""
+    return _oriented(np.asarray(cand_value, dtype=np.float64), np.asarray(base_value, dtype=np.float64),
+                     higher_is_better, relative)
+
+
+def drop_estimate(point: float, drops: np.ndarray, *, allowed: float, confidence: float, n: int) -> DropEstimate:
+    """The estimate from a point drop and its resampled drops: one-sided percentile bounds at ``confidence``
+    (NaN without resamples); ``resamples`` is how many drops there are."""
+    _check_confidence(confidence)
+    if len(drops) == 0:
+        low = high = math.nan
+    else:
+        low, high = (float(q) for q in np.quantile(drops, [1.0 - confidence, confidence], method="inverted_cdf"))
+    return DropEstimate(drop=point, low=low, high=high, confidence=confidence, resamples=len(drops),
+                        min_detectable=float(allowed) + (point - low), n=n)
 
 
 def judge_drop(estimate: DropEstimate, allowed: float, mode: str) -> bool:

@@ -202,13 +202,13 @@ def test_a_missing_checkpoint_path_is_said_not_to_exist(tmp_path: Path) -> None:
     with pytest.raises(AdapterError) as info:
         load_encoder(_config(missing), CPU)
     assert str(info.value) == (
-        f"model.checkpoint: '{missing}' does not exist; expected an open_clip checkpoint folder (open_clip_config.json "
+        f"model.checkpoint: no such folder: {missing}; expected an open_clip checkpoint folder (open_clip_config.json "
         "and weights), a weights file with model.model_name, hf-hub:org/repo, or a pretrained tag with "
         "model.model_name")
 
 
 def test_a_missing_local_dir_is_said_not_to_exist(tmp_path: Path) -> None:
-    with pytest.raises(AdapterError, match=r"^model\.checkpoint: 'local-dir:.*nowhere' does not exist; "):
+    with pytest.raises(AdapterError, match=r"^model\.checkpoint: no such folder: /.*nowhere; "):
         load_encoder(_config(f"local-dir:{tmp_path / 'nowhere'}"), CPU)
 
 

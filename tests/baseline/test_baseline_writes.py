@@ -16,10 +16,12 @@ from support.scripts import HOLDER, KILLED_WRITER
 
 from qa_gate.baseline.file import FileBaselineStore, content_digest
 from qa_gate.baseline.resolve import resolve_baseline
-from qa_gate.baseline.run_json import UnreadableBaseline, dumps
+from qa_gate.baseline.run_json import UnreadableBaseline, encode
 from qa_gate.config.model import GateConfig, ModelConfig
 from qa_gate.errors import BaselineError
 from qa_gate.files import lock_path, stale_temps
+
+SAMPLES = "baseline.samples.npz"
 
 
 def _config(tmp_path: Path, baseline: Path) -> GateConfig:
@@ -43,12 +45,13 @@ def test_two_racing_updates_one_writes_the_other_is_refused(tmp_path: Path) -> N
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(update, [0, 1]))
 
-    written = [i for i, outcome in enumerate(outcomes) if outcome == str(path)]
+    written = [i for i, outcome in enumerate(outcomes) if outcome.startswith(f"{path} and ")]
     assert len(written) == 1, outcomes
     refusal = outcomes[1 - written[0]]
     assert refusal.startswith(f"refused: baseline not updated: {path} changed while this run was scoring")
-    assert path.read_text(encoding="utf-8") == dumps(runs[written[0]])  # the winner's whole file
-    assert sorted(p.name for p in path.parent.iterdir()) == ["baseline.json"]  # no lock or temporary file left
+    assert path.read_bytes() == encode(runs[written[0]], SAMPLES).text  # the winner's whole pair
+    assert (path.parent / SAMPLES).read_bytes() == encode(runs[written[0]], SAMPLES).samples
+    assert sorted(p.name for p in path.parent.iterdir()) == ["baseline.json", SAMPLES]  # no lock or temp left
 
 
 def test_an_update_expecting_no_baseline_is_refused_when_one_appeared(tmp_path: Path) -> None:
@@ -65,10 +68,10 @@ def test_a_writer_waits_for_another_process_holding_the_lock(tmp_path: Path) -> 
     child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), "0.5"], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline() == "locked\n"
     run = make_run({"clipscore": [0.5] * 4})
-    assert FileBaselineStore(path).write(run, expected=None) == str(path)  # waited, then wrote
+    assert FileBaselineStore(path).write(run, expected=None).startswith(str(path))  # waited, then wrote
     child.wait()
     assert child.returncode == 0
-    assert path.read_text(encoding="utf-8") == dumps(run) and not lock_path(path).exists()
+    assert path.read_bytes() == encode(run, SAMPLES).text and not lock_path(path).exists()
 
 
 def test_a_write_removes_what_a_killed_writer_left(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_a_write_removes_what_a_killed_writer_left(tmp_path: Path) -> None:
     store.write(make_run({"clipscore": [0.6] * 4}))
 
     assert stale_temps(path) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.abc.tmp", "baseline.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.abc.tmp", "baseline.json", SAMPLES]
     back = store.read()
     assert back is not None and back.suites[0].metrics["clipscore"].value == pytest.approx(0.6)
 

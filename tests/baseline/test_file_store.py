@@ -53,7 +53,7 @@ def test_failed_write_leaves_the_old_baseline_and_no_temp_files(tmp_path: Path, 
     with pytest.raises(BaselineError, match=r"baseline not updated: cannot write .*baseline.json: simulated failure"):
         store.write(make_run({"clipscore": [0.0] * 4}))
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baseline.json", "baseline.samples.npz"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

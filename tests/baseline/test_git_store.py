@@ -112,7 +112,7 @@ def test_an_unchanged_baseline_is_no_change_and_write_never_commits(tmp_path: Pa
     store = GitBaselineStore(tmp_path / "repo" / BASELINE, environ={})
     assert store.baseline_change() is None
 
-    assert store.write(make_run({"clipscore": [0.8] * 4})) == str(tmp_path / "repo" / BASELINE)
+    assert store.write(make_run({"clipscore": [0.8] * 4})).startswith(f"{tmp_path / 'repo' / BASELINE} and ")
     assert repo.head.commit.hexsha == head and repo.is_dirty()
     assert value(FileBaselineStore(tmp_path / "repo" / BASELINE).read()) == pytest.approx(0.8)
     assert value(store.read()) == pytest.approx(0.9)  # still the committed one
@@ -351,12 +351,12 @@ def test_resolution_judges_against_the_merge_base_unless_the_change_is_accepted(
     judged = resolve_baseline(_config(path), [])
     assert value(judged.baseline) == pytest.approx(0.9)
     assert judged.source.startswith(f"{BASELINE} at merge-base ")
-    assert "0.9000 → 0.7000" in judged.changes[0] and "--mm-accept-baseline-change to accept" in judged.changes[1]
+    assert "0.9000 → 0.7000" in judged.bar[0] and "accept-bar-change to accept" in judged.bar[1]
     assert [value(p.run) for p in judged.history] == pytest.approx([0.9])
 
     accepted = resolve_baseline(_config(path, accept_bar_change=True), [])
     assert value(accepted.baseline) == pytest.approx(0.7)
-    assert "is accepted" in accepted.changes[1]
+    assert "is accepted (--accept-bar-change, from the command line)" in accepted.bar[1]
 
 
 def test_a_failing_git_command_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -564,7 +564,8 @@ def test_unknown_top_level_gate_key_suggests(tmp_path: Path) -> None:
     ({"resamples": "1000"}, "gate.resamples: expected an integer >= 100, got '1000'"),
     ({"seed": -1}, "gate.seed: expected an integer >= 0, got -1"),
     ({"seed": False}, "gate.seed: expected an integer >= 0, got false"),
-    ("strict", "gate: expected a mapping with 'confidence', 'mode', 'resamples' or 'seed', got 'strict'"),
+    ("strict", "gate: expected a mapping with 'confidence', 'missing_baseline', 'mode', 'resamples' or 'seed', "
+               "got 'strict'"),
 ])
 def test_bad_gate_value(tmp_path: Path, gate: Any, expected: str) -> None:
     doc = valid()
@@ -729,7 +730,7 @@ def test_new_options_are_named() -> None:
 
 
 def test_each_face_spells_its_options() -> None:
-    assert set(OPTION_NAMES) == set(Overrides.__dataclass_fields__) - {"option_prefix", "sources"}
+    assert set(OPTION_NAMES) == set(Overrides.__dataclass_fields__) - {"option_prefix", "sources", "quiet"}
     assert option_name("batch_size", Overrides()) == "--batch-size"
     assert option_name("batch_size", Overrides(option_prefix="--mm-")) == "--mm-batch-size"
     assert option_name("baseline_path", Overrides(option_prefix="--mm-")) == "--mm-baseline"

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from support.gitproject import shift_baseline
+
+from qa_gate.baseline.file import FileBaselineStore
 
 GATE = ("--mm-gate", "-p", "no:cacheprovider")
 
@@ -66,7 +69,7 @@ def test_first_run_update_then_gate_against_the_baseline(gate_project: pytest.Py
     update.assert_outcomes(passed=4)
     stored = json.loads(baseline.read_text())
     assert set(stored["suites"]["tiny"]["metrics"]) == {"clipscore", "refclipscore", "cosine"}
-    assert len(stored["suites"]["tiny"]["metrics"]["clipscore"]["per_sample"]) == 6
+    assert len(FileBaselineStore(baseline).read().suite("tiny").metrics["clipscore"].per_sample) == 6
     assert stored["checkpoint"]["checkpoint"] == "ckpt"
 
     again = gate_project.runpytest_subprocess(*GATE, "--mm-batch-size", "1")
@@ -78,14 +81,8 @@ def test_first_run_update_then_gate_against_the_baseline(gate_project: pytest.Py
 
 
 def _raise_baseline(baseline: Path, by: float) -> str:
-    data = json.loads(baseline.read_text())
-    metric = data["suites"]["tiny"]["metrics"]["clipscore"]
-    metric["value"] += by
-    metric["stats"] = [[v + by] for (v,) in metric["stats"]]
-    metric["per_sample"] = [v + by for v in metric["per_sample"]]
-    text = json.dumps(data)
-    baseline.write_text(text)
-    return text
+    shift_baseline(baseline, by)  # through the store: the per-sample statistics live beside the JSON
+    return baseline.read_text()  # it records the per-sample file's sha256, so it stands for both
 
 
 def test_a_regression_fails_the_right_item_and_leaves_the_baseline(gate_project: pytest.Pytester) -> None:

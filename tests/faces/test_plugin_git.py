@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-
-GATE = ("--mm-gate", "-p", "no:cacheprovider")
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+from support.gitproject import GATE, commit_gate_project, git, shift_baseline
 
 
 @pytest.fixture
 def repo(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The tiny project committed on main, with its baseline recorded there."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in ("GITHUB_BASE_REF", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(key, raising=False)
-    root = gate_project.path
-    (root / ".gitignore").write_text("report.md\n__pycache__/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.name", "Test"), git(root, "config", "user.email", "test@example.com")
-    gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "project and baseline")
-    return gate_project
+    return commit_gate_project(gate_project, monkeypatch)
 
 
 def _shift_baseline(path: Path, by: float) -> None:
-    data = json.loads(path.read_text())
-    metric = data["suites"]["tiny"]["metrics"]["clipscore"]
-    metric["value"] += by
-    metric["stats"] = [[v + by] for (v,) in metric["stats"]]
-    metric["per_sample"] = [v + by for v in metric["per_sample"]]
-    path.write_text(json.dumps(data))
+    shift_baseline(path, by)  # through the store: the per-sample statistics live beside the JSON
 
 
 def test_a_branch_cannot_lower_its_own_bar(repo: pytest.Pytester) -> None:

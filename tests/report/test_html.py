@@ -15,7 +15,7 @@ from support.runs import HOSTILE, RED_SLICE, history, judge
 
 from qa_gate.report import render_html, write_html
 from qa_gate.report.html import THUMBNAIL_SIZE, thumbnail_uri
-from qa_gate.report.view import MAX_FLIP_ROWS, MAX_SLICE_ROWS
+from qa_gate.report.view import MAX_FLIP_ROWS, MAX_SLICE_ROWS, report_view
 from qa_gate.verdict.checks import Verdict
 
 PNG_PREFIX = "data:image/png;base64,"
@@ -54,8 +54,12 @@ def regressed() -> Verdict:
 
 
 def expected_rows(verdict: Verdict) -> int:
-    """Header plus data rows of the checks, slices, most-regressed and flipped-samples tables."""
-    tables = [verdict.checks, verdict.slices[:MAX_SLICE_ROWS], verdict.samples, verdict.flips[:MAX_FLIP_ROWS]]
+    """Header plus data rows of the checks, slices (moved, and all of them when folded), most-regressed and
+    flipped-samples tables."""
+    suite = report_view(verdict).suites[0]
+    folded = suite.all_slices if suite.compared and len(suite.all_slices) > len(suite.slices) else ()
+    tables = [suite.checks, suite.slices, folded, suite.samples, suite.flips]
+    assert len(suite.slices) <= MAX_SLICE_ROWS and len(suite.flips) <= MAX_FLIP_ROWS
     return sum(1 + len(rows) for rows in tables if rows)
 
 
@@ -78,7 +82,7 @@ def test_page_structure_and_content(regressed: Verdict) -> None:
     page = Page(html)
     assert html.startswith("<!DOCTYPE html>")
     assert page.count("tr") == expected_rows(regressed)
-    assert page.count("table") == 4
+    assert page.count("table") == 3  # checks, slices, most regressed samples: clipscore has no per-sample flips
     assert page.count("script") == 0 and page.count("link") == 0 and page.count("iframe") == 0
     text = " ".join(page.text)
     assert "mm-gate: ❌ FAILED — 3 of 4 checks failed" in text
@@ -88,7 +92,7 @@ def test_page_structure_and_content(regressed: Verdict) -> None:
     assert est is not None
     assert f"{est.drop:.4f} [{est.low:.4f}, {est.high:.4f}] @95%" in text
     assert "−0.2750 [−0.3000, −0.2500]" in text
-    assert "Samples that fell below the floor" in text and "Fingerprints and environment" in text
+    assert "Samples that flipped" not in text and "Fingerprints and environment" in text
 
 
 def test_banner_and_changes_come_first(regressed: Verdict) -> None:
@@ -130,8 +134,8 @@ def test_thumbnails_are_embedded_and_small(regressed: Verdict, tmp_path: Path) -
               ("shapes", "s1"): png_image(tmp_path / "alpha.png", (50, 300), "RGBA")}
     page = Page(render_html(regressed, images))
     uris = [a["src"] or "" for a in page.attrs("img")]
-    # s0 and s1 are both most regressed and flipped: each shows twice.
-    assert len(uris) == 4
+    # s0 and s1 are among the most regressed samples, each shown once.
+    assert len(uris) == 2
     sizes = sorted({decode(uri).size for uri in uris})
     assert sizes == [(21, 128), (THUMBNAIL_SIZE, 64)]
     assert all(decode(uri).mode == "RGB" for uri in uris)
@@ -146,7 +150,7 @@ def test_missing_or_unreadable_image_gives_a_placeholder(regressed: Verdict, tmp
     page = Page(html)
     assert len(page.attrs("img")) == 1  # s2, among the most regressed samples only
     placeholders = [a for a in page.attrs("span") if a.get("class") == "noimg"]
-    assert len(placeholders) == len(regressed.samples) + len(regressed.flips) - 1
+    assert len(placeholders) == len(report_view(regressed).suites[0].samples) - 1
 
 
 def test_thumbnail_uri_never_raises(tmp_path: Path) -> None:

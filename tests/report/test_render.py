@@ -19,7 +19,7 @@ from qa_gate.config.model import (
 )
 from qa_gate.report import append_step_summary, render_markdown, write_report
 from qa_gate.report.formatting import format_delta
-from qa_gate.report.view import MAX_SLICE_ROWS
+from qa_gate.report.view import MAX_SLICE_ROWS, report_view
 from qa_gate.results import (
     CheckpointInfo,
     MetricResult,
@@ -33,7 +33,7 @@ from qa_gate.verdict.gate import evaluate
 
 COLOURS = ("red", "red", "blue", "blue", "green", "green")
 EVIL = "<script>x</script>|@octocat #12\n- `"
-TABLE_HEADS = {"| Metric |": 8, "| Slice |": 6, "| Sample |": 5}
+TABLE_HEADS = {"| Metric |": 8, "| Slice |": 6, "| Sample |": 3}
 
 
 def table_cells(row: str) -> list[str]:
@@ -118,7 +118,7 @@ def section(markdown: str, heading: str) -> list[str]:
     start = lines.index(heading)
     rows = []
     for line in lines[start + 1:]:
-        if line.startswith("#"):
+        if line.startswith(("#", "<details>")):
             break
         if line.startswith("|") and not line.startswith("|---") and not line.startswith("| Metric |") \
                 and not line.startswith("| Slice |") and not line.startswith("| Sample |"):
@@ -171,8 +171,7 @@ def test_lower_is_better_slices_are_oriented(failing: Verdict) -> None:
 
 def test_sample_table(failing: Verdict) -> None:
     rows = section(render_markdown(failing), "#### Most regressed samples")
-    assert [c.strip() for c in table_cells(rows[0])] == [
-        "s0", "a red square", "clipscore", "0.8000 → 0.5000", "−0.3000"]
+    assert [c.strip() for c in table_cells(rows[0])] == ["s0", "a red square", "clipscore 0.8000 → 0.5000 (−0.3000)"]
     assert len(rows) == 2
 
 
@@ -229,10 +228,11 @@ def test_markdown_parser_sees_the_intended_structure(name: str, request: pytest.
     verdict = request.getfixturevalue(name)
     tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(render_markdown(verdict))
     tables = [t for t in tokens if t.type == "table_open"]
-    expected = 1 + (verdict.slices != ()) + (verdict.samples != ())  # checks, slices, samples
+    suite = report_view(verdict).suites[0]
+    expected = 1 + (suite.slices != ()) + (suite.samples != ())  # checks, slices, samples
     assert len(tables) == expected
     rows = [t for t in tokens if t.type == "tr_open"]
-    assert len(rows) == expected + len(verdict.checks) + len(verdict.slices) + len(verdict.samples)
+    assert len(rows) == expected + len(verdict.checks) + len(suite.slices) + len(suite.samples)
     html = [t.content.strip() for t in tokens if t.type == "html_block"]
     html += [c.content for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "html_inline"]
     assert html == ["<details><summary>Fingerprints and environment</summary>", "</details>"]
@@ -265,11 +265,11 @@ def test_changed_fingerprints_show_the_baseline_one(failing: Verdict) -> None:
 
 def test_long_slice_lists_are_cut_worst_first(failing: Verdict) -> None:
     many = tuple(SliceDelta("shapes", "clipscore", f"shape=s{i}", 1, 0.8 - i / 1000, 0.8, True)
-                 for i in range(MAX_SLICE_ROWS + 5))
+                 for i in range(1, MAX_SLICE_ROWS + 6))
     verdict = Verdict(False, failing.checks, many, (), (), failing.run, failing.baseline)
     md = render_markdown(verdict)
     rows = section(md, "#### Slices, worst first")
-    assert len(rows) == MAX_SLICE_ROWS and f"shape=s{MAX_SLICE_ROWS + 4}" in rows[0]
+    assert len(rows) == MAX_SLICE_ROWS and f"shape=s{MAX_SLICE_ROWS + 5}" in rows[0]
     assert "… and 5 more slices" in md
 
 

@@ -13,7 +13,7 @@ from qa_gate.config.model import Rule
 from qa_gate.report import render_markdown
 from qa_gate.report.formatting import format_interval
 from qa_gate.report.trend import MAX_POINTS
-from qa_gate.report.view import MAX_FLIP_ROWS
+from qa_gate.report.view import MAX_FLIP_ROWS, report_view
 from qa_gate.verdict.checks import Status, Verdict
 
 SUITE = "### golden/shapes"
@@ -168,33 +168,38 @@ def test_slices_without_baseline_have_no_interval() -> None:
     assert rows and all(r[5] == "—" for r in rows)
 
 
-def test_flipped_samples_section(regressed: Verdict) -> None:
+FLIPS = "#### Samples that flipped from right to wrong"
+HITS = [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+"""Per-sample 0/1 hits (as recall@1 or zero-shot top-1 give): s0 and s1 went from right to wrong."""
+
+
+def test_flipped_samples_section() -> None:
+    md = render_markdown(judge(candidate=HITS, baseline=[1.0] * 6, rules=(Rule("min", 0.5),)))
+    rows = table_rows(md, FLIPS)
+    assert [r[0] for r in rows] == ["s0", "s1"]
+    assert rows[0] == ["s0", "a red square", "clipscore 1.0000 → 0.0000 (−1.0000)"]
+    assert "| Sample | Text | Flipped |" in md
+
+
+def test_an_aggregate_floor_is_not_applied_to_single_samples(regressed: Verdict) -> None:
+    # clipscore's min 0.6 holds for the suite; samples at 0.5 are not "below the floor": no flips section.
+    assert regressed.flips  # the gate's own list still applies the floor per sample
     md = render_markdown(regressed)
-    rows = table_rows(md, "#### Samples that fell below the floor")
-    assert [r[0] for r in rows] == [d.sample_id for d in regressed.flips] == ["s0", "s1"]
-    assert rows[0] == ["s0", "a red square", "clipscore", "0.8000 → 0.5000"]
-    assert "| Sample | Text | Metric | Baseline → Candidate |" in md
+    assert "Samples that flipped" not in md and "below the floor" not in md
 
 
-def test_no_flips_section_when_nothing_crossed_the_floor() -> None:
-    md = render_markdown(judge(candidate=[0.79] * 6))
-    assert "Samples that fell below the floor" not in md
-
-
-def test_long_flip_lists_are_cut() -> None:
-    verdict = judge(candidate=[0.5] * 30, baseline=[0.8] * 30, texts=[f"caption {i}" for i in range(30)])
+def test_long_flip_lists_are_cut_and_count_samples() -> None:
+    verdict = judge(candidate=[0.0] * 30, baseline=[1.0] * 30, texts=[f"caption {i}" for i in range(30)])
     md = render_markdown(verdict)
-    assert len(verdict.flips) == 30
-    assert len(table_rows(md, "#### Samples that fell below the floor")) == MAX_FLIP_ROWS
-    assert f"… and {30 - MAX_FLIP_ROWS} more samples fell below the floor." in md
+    assert len(table_rows(md, FLIPS)) == MAX_FLIP_ROWS
+    assert f"… and {30 - MAX_FLIP_ROWS} more samples flipped from right to wrong." in md
 
 
 def test_hostile_captions_stay_escaped_in_every_table() -> None:
-    verdict = judge(texts=[HOSTILE] * 6)
+    verdict = judge(texts=[HOSTILE] * 6, candidate=HITS, baseline=[1.0] * 6)
     md = render_markdown(verdict)
-    assert verdict.flips and verdict.samples
     assert "<script>" not in md and "@octocat" not in md and "#12" not in md
-    for heading, width in (("#### Most regressed samples", 5), ("#### Samples that fell below the floor", 4)):
+    for heading, width in (("#### Most regressed samples", 3), (FLIPS, 3)):
         rows = table_rows(md, heading)
         assert rows and all(len(r) == width for r in rows)
         assert all(len(r[1]) < 200 and r[1].endswith("…") for r in rows)
@@ -219,7 +224,7 @@ def mermaid_blocks(markdown: str) -> list[list[str]]:
 def parse_chart(block: list[str]) -> tuple[list[str], str, list[float]]:
     assert block[0] == "xychart-beta"
     labels = re.fullmatch(r'\s*x-axis \[(.*)\]', block[1])
-    axis = re.fullmatch(r'\s*y-axis "([^"]*)"', block[2])
+    axis = re.fullmatch(r'\s*y-axis "([^"]*)" -?\d+\.\d{4} --> -?\d+\.\d{4}', block[2])
     line = re.fullmatch(r"\s*line \[(.*)\]", block[3])
     assert labels and axis and line, block
     names = re.findall(r'"([^"]*)"', labels.group(1))
@@ -268,9 +273,10 @@ def test_markdown_structure_with_every_section(regressed: Verdict) -> None:
     markdown_it = pytest.importorskip("markdown_it")
     verdict = dataclasses.replace(regressed, changes=("x",), history=history([0.7, 0.72]))
     tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse(render_markdown(verdict))
-    assert sum(t.type == "table_open" for t in tokens) == 4  # checks, slices, samples, flips
+    suite = report_view(verdict).suites[0]
+    assert sum(t.type == "table_open" for t in tokens) == 3  # checks, slices, samples (clipscore has no flips)
     rows = sum(t.type == "tr_open" for t in tokens)
-    assert rows == 4 + len(verdict.checks) + len(verdict.slices) + len(verdict.samples) + len(verdict.flips)
+    assert rows == 3 + len(verdict.checks) + len(suite.slices) + len(suite.samples)
     fences = [t for t in tokens if t.type == "fence"]
     assert [t.info for t in fences] == ["mermaid"]
     assert tokens[0].type == "heading_open" and tokens[3].type == "blockquote_open"

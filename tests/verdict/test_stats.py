@@ -247,8 +247,11 @@ def _valid_stats(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
         labels = 4
         counts = rng.integers(0, 2, size=(n, 3 * labels)).astype(float)
         return np.concatenate([counts, np.full((n, 1), float(rng.integers(0, 2)))], axis=1)
-    if name in ("cer", "wer"):
-        return np.stack([rng.integers(0, 5, n), rng.integers(1, 9, n)], axis=1).astype(float)
+    if name in ("cer", "wer") or name.startswith("t2i_"):
+        return np.stack([rng.integers(0, 5, n), rng.integers(5, 9, n)], axis=1).astype(float)
+    if name.startswith(("i2t_r", "zeroshot_")):
+        rank = rng.integers(1, 20, n).astype(float)
+        return np.stack([(rank <= 5).astype(float), rank], axis=1)
     return rng.random((n, 1))
 
 
@@ -256,7 +259,10 @@ MEAN_SUFFICIENT = [name for name in metric_names() if get_metric(name).mean_suff
 
 
 def test_the_mean_sufficient_metrics_are_the_ratio_and_mean_ones() -> None:
-    assert set(MEAN_SUFFICIENT) == {"f1_micro", "f1_macro", "f1_weighted", "cer", "wer", "vqa_accuracy"}
+    assert set(MEAN_SUFFICIENT) == {
+        "f1_micro", "f1_macro", "f1_weighted", "cer", "wer", "vqa_accuracy", "clipscore", "refclipscore", "cosine",
+        "i2t_r1", "i2t_r5", "i2t_r10", "i2t_mean_rank", "t2i_r1", "t2i_r5", "t2i_r10", "t2i_mean_rank",
+        "zeroshot_top1", "zeroshot_top5"}
 
 
 @pytest.mark.parametrize("name", MEAN_SUFFICIENT)

@@ -74,8 +74,8 @@ class TransformersCaptioner:
     def generate(self, images: Sequence[Image | torch.Tensor]) -> list[str]:
         """One caption per image (or :meth:`prepare_image` row): greedy ``generate``, special tokens
         skipped, stripped."""
-        pixels = pixel_values(images, self.image_processor, self.prepare_image)
-        ids = self.model.generate(pixel_values=pixels.to(self.device), **self._generation)
+        pixels = pixel_values(images, self.image_processor, self.prepare_image, self.device)
+        ids = self.model.generate(pixel_values=pixels, **self._generation)
         return [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 

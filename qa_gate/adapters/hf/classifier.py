@@ -45,8 +45,8 @@ class TransformersClassifier:
         """
         import torch
 
-        pixels = pixel_values(images, self.image_processor, self.prepare_image)
-        logits = self.model(pixel_values=pixels.to(self.device)).logits.float()
+        pixels = pixel_values(images, self.image_processor, self.prepare_image, self.device)
+        logits = self.model(pixel_values=pixels).logits.float()
         return torch.where(torch.isfinite(logits), torch.sigmoid(logits), torch.full_like(logits, float("nan")))
 
 

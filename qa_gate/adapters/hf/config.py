@@ -9,8 +9,10 @@ such as a base model loaded under a task head.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from qa_gate.adapters.locations import missing_location, other_backend
 from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
 
@@ -31,6 +33,9 @@ _MAPPINGS: tuple[tuple[str, str], ...] = (
 
 def read_config(checkpoint: str) -> Any:
     """``AutoConfig.from_pretrained(checkpoint)``, or an ``AdapterError`` naming ``model.checkpoint``."""
+    problem = missing_location(checkpoint) or other_backend(Path(checkpoint), "transformers")
+    if problem is not None:
+        raise AdapterError(problem if problem.startswith("model.") else f"model.checkpoint: {problem}")
     transformers = import_backend("transformers", "transformers")
     try:
         return transformers.AutoConfig.from_pretrained(checkpoint)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.hf.config import load_complete
+from qa_gate.adapters.pixels import on_device, stacked
 from qa_gate.config.model import ModelConfig
 from qa_gate.errors import AdapterError, first_line
 from qa_gate.registry import import_backend
@@ -28,11 +29,35 @@ def _features(output: Any) -> torch.Tensor:
     return pooled
 
 
+EXACT_TRIMMING = ("clip",)
+"""``model_type``s whose text tower gives every text the same embedding whatever the batch is padded to:
+CLIP's is causal, masks padding and pools at the first end-of-text token (``CLIPTextTransformer``)."""
+NO_LIMIT = 100_000
+"""A tokenizer's ``model_max_length`` at or above this means "not set" (transformers writes ``1e30``)."""
+
+
+def text_padding(model: Any, processor: Any) -> dict[str, Any]:
+    """How a batch of texts is padded: to its longest text where that is exact (``EXACT_TRIMMING``), else
+    to the model's text length, as such models are run (SigLIP pools the last position, so its embeddings
+    depend on the padding); to the longest when the model states no length. Texts are truncated to the
+    model's text length (the smaller of its positions and the tokenizer's ``model_max_length``)."""
+    text_config = getattr(model.config, "text_config", None)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    lengths = [value for value in (getattr(text_config, "max_position_embeddings", None),
+                                   getattr(tokenizer, "model_max_length", None))
+               if isinstance(value, int) and 0 < value < NO_LIMIT]
+    limit = {"max_length": min(lengths)} if lengths else {}
+    if getattr(model.config, "model_type", None) in EXACT_TRIMMING or not limit:
+        return {"padding": True, **limit}
+    return {"padding": "max_length", **limit}
+
+
 class TransformersEncoder:
-    """A transformers dual encoder with its own processor."""
+    """A transformers dual encoder with its own processor; texts padded as :func:`text_padding` says."""
 
     def __init__(self, model: Any, processor: Any, device: torch.device) -> None:
         self.model, self.processor, self.device = model, processor, device
+        self.padding = text_padding(model, processor)
 
     def prepare_image(self, image: Image) -> torch.Tensor:
         """One image through the processor: its ``pixel_values`` row, ``[3, H, W]``."""
@@ -40,24 +65,26 @@ class TransformersEncoder:
 
     def encode_images(self, images: Sequence[Image | torch.Tensor]) -> torch.Tensor:
         """Embed a batch of images, or of their :meth:`prepare_image` rows, through ``get_image_features``."""
-        pixels = pixel_values(images, self.processor, self.prepare_image)
-        return _features(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+        pixels = pixel_values(images, self.processor, self.prepare_image, self.device)
+        return _features(self.model.get_image_features(pixel_values=pixels))
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Embed a batch of texts through ``get_text_features`` (padded, truncated)."""
-        inputs = self.processor(text=list(texts), padding=True, truncation=True, return_tensors="pt")
+        """Embed a batch of texts through ``get_text_features`` (tokenized as one batch, padded, truncated)."""
+        inputs = self.processor(text=list(texts), truncation=True, return_tensors="pt", **self.padding)
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
         return _features(self.model.get_text_features(**inputs))
 
 
-def pixel_values(items: Sequence[Any], processor: Any, prepare: Callable[[Any], torch.Tensor]) -> torch.Tensor:
-    """``[n, 3, H, W]`` pixel values of ``items``: images go through ``processor`` as one batch; if some
-    are already prepared (``prepare_image`` rows, tensors), each of the others goes through ``prepare``."""
+def pixel_values(items: Sequence[Any], processor: Any, prepare: Callable[[Any], torch.Tensor],
+                 device: torch.device) -> torch.Tensor:
+    """``[n, 3, H, W]`` pixel values of ``items`` on ``device`` (``qa_gate.adapters.pixels``): images go
+    through ``processor`` as one batch; if some are already prepared (``prepare_image`` rows, tensors),
+    each of the others goes through ``prepare``."""
     import torch
 
     if not any(isinstance(x, torch.Tensor) for x in items):
-        return processor(images=list(items), return_tensors="pt")["pixel_values"]
-    return torch.stack([x if isinstance(x, torch.Tensor) else prepare(x) for x in items])
+        return on_device(processor(images=list(items), return_tensors="pt")["pixel_values"], device)
+    return stacked([x if isinstance(x, torch.Tensor) else prepare(x) for x in items], device)
 
 
 def refuse_pickle_only(checkpoint: str) -> None:

@@ -1,0 +1,147 @@
+"""A suite folder against its ``SHA256SUMS``: one walk, set comparisons, every file hashed in parallel threads.
+
+:func:`walk` lists the folder once (``os.scandir``; a symlinked folder is not followed). :func:`compare`
+reports files listed but missing, present but unlisted, and those whose sha256 differs; the common
+files are hashed by a thread pool (hashlib and file reads release the GIL), or taken from the local
+:class:`~qa_gate.golden.hash_cache.HashCache` when their stat is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa_gate.golden.hash_cache import HashCache, Key, stat_key
+from qa_gate.golden.manifest import MANIFESTS, Sample
+from qa_gate.golden.problems import Problems
+from qa_gate.golden.sums import HASHES, SCRATCH
+
+CHUNK = 1 << 20
+WORKERS = min(16, (os.cpu_count() or 1) + 4)
+"""Hashing threads: enough to overlap file reads with hashing on a few cores."""
+
+
+@dataclass
+class Tree:
+    """What one walk of a suite folder found."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    """Every regular file (or symlink to one inside the folder), posix relative path -> path."""
+    plain: set[str] = field(default_factory=set)
+    """The files reached without any symlink: inside the folder by construction."""
+    outside: dict[str, Path] = field(default_factory=dict)
+    """Symlinks that resolve outside the folder -> where they lead."""
+
+
+def walk(root: Path, ignore: Sequence[str] = ()) -> Tree:
+    """Every file under ``root`` except ``SHA256SUMS``, its scratch file and ``ignore``; one pass."""
+    tree, skipped = Tree(), {HASHES, SCRATCH, *ignore}
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if rel in skipped:
+                    continue
+                if entry.is_symlink():
+                    target = Path(entry.path).resolve()
+                    if not target.is_relative_to(root):
+                        tree.outside[rel] = target
+                    elif target.is_file():
+                        tree.files[rel] = entry.path
+                elif entry.is_dir():
+                    stack.append((rel + "/", entry.path))
+                elif entry.is_file():
+                    tree.files[rel] = entry.path
+                    tree.plain.add(rel)
+    return tree
+
+
+def report_tree(tree: Tree, problems: Problems) -> None:
+    """The walk's own problems (symlinks leaving the folder, names SHA256SUMS cannot list), unless already
+    reported through a sample."""
+    for rel in sorted(tree.outside):
+        if rel not in problems.paths:
+            problems.add(f"{rel!r} is a symlink to outside the suite folder ({tree.outside[rel]}); "
+                         "expected only files inside it")
+    for rel in sorted(tree.files):
+        if ("\n" in rel or "\r" in rel) and rel not in problems.paths:
+            problems.add(f"file name {rel!r} holds a line break; SHA256SUMS cannot list it")
+
+
+def file_digest(path: str) -> tuple[os.stat_result, str]:
+    """The stat (taken as the file was opened) and hex sha256 of one file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        digest = hashlib.sha256(os.read(fd, min(st.st_size + 1, CHUNK)))  # a small file in one read
+        while chunk := os.read(fd, CHUNK):
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return st, digest.hexdigest()
+
+
+def _one(rel: str, path: str, listed: Mapping[str, str], cache: HashCache | None) -> tuple[Key, str]:
+    if cache is not None:
+        key = stat_key(os.stat(path))
+        if (known := cache.lookup(rel, key)) is not None and known == listed.get(rel):
+            return key, known
+    st, sha = file_digest(path)
+    return stat_key(st), sha
+
+
+def hash_files(files: Mapping[str, str], listed: Mapping[str, str] | None = None,
+               cache: HashCache | None = None) -> dict[str, str]:
+    """The sha256 of each file (relative path -> path), hashed by :data:`WORKERS` threads; with ``cache``, a
+    file whose stat matches its entry is not read, and each file matching ``listed`` is recorded in it."""
+    listed = listed or {}
+    items = list(files.items())
+    size = max(1, min(256, len(items) // (WORKERS * 4)))
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+
+    def run(batch: list[tuple[str, str]]) -> list[tuple[str, Key, str]]:
+        return [(rel, *_one(rel, path, listed, cache)) for rel, path in batch]
+
+    found: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(batches) or 1)) as pool:
+        for results in pool.map(run, batches):
+            for rel, key, sha in results:
+                found[rel] = sha
+                if cache is not None and listed.get(rel) == sha:
+                    cache.record(rel, key, sha)
+    return found
+
+
+def compare(listed: Mapping[str, str], tree: Tree, samples: Sequence[Sample], root: Path, manifest: str,
+            problems: Problems, cache: HashCache | None = None) -> None:
+    """Report every file listed but missing, present but unlisted, or not matching its sha256."""
+    known, present = set(listed), set(tree.files)
+    common = {rel: tree.files[rel] for rel in known & present if rel not in problems.paths}
+    digests = hash_files(common, listed, cache)
+    if cache is not None:
+        cache.save()
+    bad = {rel for rel, sha in digests.items() if sha != listed[rel]} | ((known ^ present) - problems.paths)
+    if not bad:
+        return
+    users: dict[str, list[Sample]] = {}
+    for sample in samples:
+        users.setdefault(sample.image_path.resolve().relative_to(root).as_posix(), []).append(sample)
+    for rel in sorted(bad, key=lambda rel: (rel not in MANIFESTS, rel)):  # the manifest first
+        who = users.get(rel, [])
+        label = ", ".join(f"sample {s.id!r}" for s in who) + f": image {who[0].image!r}" if who else f"file {rel!r}"
+        if rel not in present:
+            problems.add(f"{label} is listed in {HASHES} but missing from the suite folder; {problems.hint}")
+        elif rel not in known:
+            problems.add(f"{label} is not listed in {HASHES} (every file in the suite must be); {problems.hint}")
+        else:
+            sums = f"(expected {listed[rel][:12]}…, got {digests[rel][:12]}…); {problems.hint}"
+            if rel == manifest:
+                problems.add(f"{manifest} changed since {HASHES} was written: it does not match its sha256 {sums}")
+            else:
+                problems.add(f"{label} does not match its sha256 in {HASHES} {sums}")
