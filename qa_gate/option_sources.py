@@ -16,6 +16,7 @@ BAR_SOURCES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("baseline_path", ("--mm-baseline",), ("mm_baseline",)),
     ("baseline_ref", ("--mm-baseline-ref",), ("mm_baseline_ref",)),
     ("mode", ("--mm-mode",), ("mm_mode",)),
+    ("cache_dir", ("--mm-cache-dir",), ("mm_cache_dir",)),  # a branch could ship a folder of forged outputs
     ("accept_bar_change", ("--mm-accept-bar-change", "--mm-accept-baseline-change"),
      ("mm_accept_bar_change", "mm_accept_baseline_change")),
 )

@@ -21,7 +21,7 @@ ACCEPT = "accept-bar-change"
 """The option (after the face's prefix) that applies the branch's own rules and baseline deliberately."""
 BAR_OPTIONS: tuple[tuple[str, str], ...] = (
     ("thresholds", "thresholds"), ("baseline_path", "baseline"), ("baseline_ref", "baseline-ref"),
-    ("mode", "mode"), ("accept_bar_change", ACCEPT))
+    ("mode", "mode"), ("cache_dir", "cache-dir"), ("accept_bar_change", ACCEPT))
 """Options that change what a run is judged against: (``Overrides.sources`` key, option name)."""
 WAY_OUT = ("to replace it, record a new baseline (mm-gate baseline update, or pytest --mm-gate "
            "--mm-update-baseline); if that is not the baseline file, fix baseline.path or the baseline option")

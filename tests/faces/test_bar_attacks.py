@@ -178,3 +178,11 @@ def test_mm_gate_run_applies_the_target_rules_too(pr: pytest.Pytester, capsys: p
             "(significant, 95%) (looser)") in out
     assert "pass --accept-bar-change to apply the branch's" in out
     assert main(["run", "--no-cache", "--accept-bar-change"]) == EXIT_OK
+
+
+def test_a_cache_folder_set_in_an_ini_file_is_listed(pr: pytest.Pytester) -> None:
+    (pr.path / "pytest.ini").write_text("[pytest]\nmm_cache_dir = outputs-cache\n")
+    result = pr.runpytest_subprocess(*GATE)
+    result.assert_outcomes(passed=3, failed=1)
+    assert any(line.startswith("--mm-cache-dir = outputs-cache comes from pytest.ini, not the command line")
+               for line in _bar_lines(result)), _bar_lines(result)
