@@ -16,6 +16,10 @@ two training runs of one model, not GPU jitter). Prints
    a mean metric (k=1) and a corpus ratio metric (k=2), and of ``paired_drops`` per
    chunk size.
 
+``--scale 1000,10000,100000 --threads`` instead times ``evaluate`` with the bootstrap's BLAS pool scoped
+to one thread (``resampling.BLAS_THREADS = 1``, the default) against the pools as they are (``None``),
+alternating ``--repeat`` rounds, and compares the verdicts (statuses; how far the bounds moved).
+
 ``--scale 1000,10000,100000`` instead times a whole suite's bootstrap in one run, old against new:
 10 regression rules (clipscore, refclipscore, cosine, zeroshot_top1, zeroshot_mean_per_class_recall,
 i2t_r1, t2i_r1, t2i_median_rank, vqa_accuracy, f1_micro-like ratio) and 5 slice keys of 4 values each.
@@ -27,10 +31,12 @@ slices). Old above ``--old-max`` samples is extrapolated linearly from the large
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,40 +106,80 @@ def _scale_stats(name: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return rng.random((n, 1))
 
 
-def scale(sizes: list[int], resamples: int, old_max: int) -> None:
-    """Old (per rule, per slice draws) against new (one set of draws per suite) on whole suites."""
+def _scale_runs(n: int, resamples: int) -> tuple[Any, Any, Any]:
+    """A baseline and a candidate run of ``n`` samples (5 slice keys x 4 values) and a config ruling every metric."""
     from types import MappingProxyType
 
     from qa_gate.config.model import Rule
     from qa_gate.metrics.registry import get_metric
     from qa_gate.results import CheckpointInfo, MetricResult, RunResult, SampleInfo, SuiteResult
-    from qa_gate.verdict.diffs import delta_interval, paired_rows, slice_rows
-    from qa_gate.verdict.gate import evaluate
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from support.runs import build_config
+
+    rng = np.random.default_rng(n)
+    tags = [MappingProxyType({f"key{k}": f"v{int(v)}" for k, v in enumerate(row)})
+            for row in rng.integers(0, 4, size=(n, 5))]
+    samples = tuple(SampleInfo(f"s{i}", "", tags[i]) for i in range(n))
+
+    def run(shift: float) -> RunResult:
+        metrics = {}
+        for name in SCALE_METRICS:
+            stats = _scale_stats(name, n, rng)
+            value = float(get_metric(name).aggregate(stats))
+            metrics[name] = MetricResult(name, value, get_metric(name).higher_is_better, "fp", {}, stats,
+                                         tuple(get_metric(name).sample_values(stats).tolist()))
+        suite = SuiteResult("shapes", "golden/shapes", "sfp", samples, MappingProxyType(metrics))
+        return RunResult(CheckpointInfo("a", "c", "h", "m"), {}, (suite,), "t")
+
+    base, cand = run(0.0), run(0.01)
+    return cand, base, build_config({name: [Rule("max_drop", 0.05)] for name in SCALE_METRICS}, resamples=resamples)
+
+
+def threads(sizes: list[int], resamples: int, repeat: int) -> None:
+    """``evaluate`` with the bootstrap on one BLAS thread against the BLAS pools as they are, alternating."""
+    from threadpoolctl import threadpool_info
+
+    from qa_gate.verdict import resampling
+    from qa_gate.verdict.gate import evaluate
+
+    pools = ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in threadpool_info() if p["user_api"] == "blas")
+    print(f"## whole-suite bootstrap, {resamples} resamples, BLAS pools as loaded: {pools}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'n':>7} | {'1 thread s':>22} | {'as they are s':>22} | ratio | verdicts")
+    for n in sizes:
+        cand, base, config = _scale_runs(n, resamples)
+        times: dict[Any, list[float]] = {1: [], None: []}
+        verdicts = {}
+        for _ in range(repeat):
+            for limit in (1, None):
+                resampling.BLAS_THREADS = limit
+                began = time.perf_counter()
+                verdicts[limit] = evaluate(cand, base, config)
+                times[limit].append(time.perf_counter() - began)
+        resampling.BLAS_THREADS = 1
+        one_v, free_v = verdicts[1], verdicts[None]
+        same = [a.status for a in one_v.checks] == [b.status for b in free_v.checks]
+        bounds = [(x.low, y.low) for x, y in zip(one_v.slices, free_v.slices) if x.low is not None]
+        bounds += [(x.estimate.low, y.estimate.low) for x, y in zip(one_v.checks, free_v.checks) if x.estimate]
+        moved = max((abs(a - b) for a, b in bounds if a is not None and b is not None), default=0.0)
+        one, free = min(times[1]), min(times[None])
+        print(f"{n:>7} | {', '.join(f'{t:.1f}' for t in times[1]):>22} | "
+              f"{', '.join(f'{t:.1f}' for t in times[None]):>22} | {free / one:4.1f}x | statuses {same}, "
+              f"bounds differ by <= {moved:.1e}")
+
+
+def scale(sizes: list[int], resamples: int, old_max: int) -> None:
+    """Old (per rule, per slice draws) against new (one set of draws per suite) on whole suites."""
+    from qa_gate.metrics.registry import get_metric
+    from qa_gate.verdict.diffs import delta_interval, paired_rows, slice_rows
+    from qa_gate.verdict.gate import evaluate
 
     print(f"## whole-suite bootstrap, {resamples} resamples, {len(SCALE_METRICS)} regression rules, 5 slice keys x 4")
     print(f"{'n':>7} | {'old s':>8} | {'new s':>7} | {'old/new':>7} | slices with intervals (new / old)")
     last = None
     for n in sizes:
-        rng = np.random.default_rng(n)
-        tags = [MappingProxyType({f"key{k}": f"v{int(v)}" for k, v in enumerate(row)})
-                for row in rng.integers(0, 4, size=(n, 5))]
-        samples = tuple(SampleInfo(f"s{i}", "", tags[i]) for i in range(n))
-
-        def run(shift: float) -> RunResult:
-            metrics = {}
-            for name in SCALE_METRICS:
-                stats = _scale_stats(name, n, rng)
-                value = float(get_metric(name).aggregate(stats))
-                metrics[name] = MetricResult(name, value, get_metric(name).higher_is_better, "fp", {}, stats,
-                                             tuple(get_metric(name).sample_values(stats).tolist()))
-            suite = SuiteResult("shapes", "golden/shapes", "sfp", samples, MappingProxyType(metrics))
-            return RunResult(CheckpointInfo("a", "c", "h", "m"), {}, (suite,), "t")
-
-        base, cand = run(0.0), run(0.01)
-        config = build_config({name: [Rule("max_drop", 0.05)] for name in SCALE_METRICS}, resamples=resamples)
+        cand, base, config = _scale_runs(n, resamples)
         began = time.perf_counter()
         verdict = evaluate(cand, base, config)
         new_s = time.perf_counter() - began
@@ -176,8 +222,12 @@ def main() -> None:
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--scale", default="", help="time whole suites of these sizes, old against new")
     parser.add_argument("--old-max", type=int, default=10_000, help="--scale: largest size the old way is timed at")
+    parser.add_argument("--threads", action="store_true", help="--scale: one BLAS thread against the pools as they are")
     args = parser.parse_args()
-    if args.scale:
+    if args.scale and args.threads:
+        threads([int(x) for x in args.scale.split(",")], args.resamples, args.repeat)
+        return
+    elif args.scale:
         scale([int(x) for x in args.scale.split(",")], args.resamples, args.old_max)
         return
     allowed = args.max_drop

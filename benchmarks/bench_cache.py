@@ -5,9 +5,10 @@
 Copies the demo project (thresholds, golden suites, baseline) to a temporary folder, then per round
 runs ``mm-gate run`` once **cold** (a fresh, empty cache folder: the model loads, every output is
 computed and stored) and once **warm** (the cache the first cold run filled: nothing changed). It
-also times ``python -c pass`` and ``python -c "import torch"`` (torch is imported by any gate run: the
-device is resolved and ranks are computed with it), and a warm run after one image of
-``golden/shapes`` changed (re-hashed), whose cache line shows how many outputs were recomputed.
+also times ``python -c pass`` and ``python -c "import torch"`` (what a warm run no longer pays: with every
+output cached it never imports torch, ``tests/faces/test_torch_free_warm_run.py``), and a warm run after
+one image of ``golden/shapes`` changed (re-hashed), whose cache line shows how many outputs were
+recomputed (that image's, one per operation reading it).
 Wall times include interpreter start-up; each is the median of the rounds.
 """
 

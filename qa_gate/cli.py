@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(run)
     run.add_argument("--update-baseline", action="store_true", help="record this run as the baseline")
     run.add_argument("--verdict", type=Path, help="verdict file to write (default: mm-gate-verdict.json here)")
+    predict = commands.add_parser("predict", parents=debug,
+                                  help="run the checkpoint and write the outputs its metrics consume as a "
+                                       "predictions file (adapter: predictions)")
+    _model_options(predict)
+    predict.add_argument("--out", type=Path, required=True, help="predictions file to write (.jsonl, .csv, .parquet)")
     golden = commands.add_parser("golden", help="check or re-hash golden suites")
     golden_cmds = golden.add_subparsers(dest="golden_command", required=True)
     verify = golden_cmds.add_parser("verify", help="check manifests, hashes and images", parents=debug)
@@ -229,6 +234,11 @@ def _command(args: argparse.Namespace) -> int:
         return _run(args, update=True)
     if args.command == "signoff":
         return _signoff(args)
+    if args.command == "predict":
+        from qa_gate.adapters.predictions.write import predict
+
+        print(predict(args.thresholds, _overrides(args), args.out).line())
+        return EXIT_OK
     if args.command == "check-verdict":
         from qa_gate.verdict.junit import check_verdict
 

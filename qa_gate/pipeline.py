@@ -11,6 +11,7 @@ from qa_gate.baseline.file import UNCHECKED, FileBaselineStore, Unchecked, conte
 from qa_gate.baseline.resolve import resolve_bar, resolve_baseline
 from qa_gate.config.load import load_config
 from qa_gate.config.model import GateConfig, Overrides, SuiteConfig
+from qa_gate.config.shadow import check_reference
 from qa_gate.errors import BaselineError, ConfigError, GateError, first_line
 from qa_gate.files import write_atomic
 from qa_gate.golden.hash_cache import hash_cache_allowed
@@ -57,11 +58,17 @@ def prepare(thresholds: Path, overrides: Overrides = Overrides()) -> Prepared:
     config = bar.config
     for suite_cfg in config.suites:
         _check_folder(config, suite_cfg, suite_cfg.name in bar.kept_suites)
+        check_reference(config.source, suite_cfg, config.scorer is not None)
     cached = hash_cache_allowed(config, overrides)  # strict runs and sign-offs hash every golden file
     suites = tuple(load_suite(s.path, s.name, config.max_pixels, cached=cached) for s in config.suites)
     for suite, suite_cfg in zip(suites, config.suites):
         check_samples(suite, suite_cfg)
         check_slices(suite, suite_cfg, config.source)
+        if suite_cfg.shadow is not None:
+            from qa_gate.scoring.families import family_of
+            from qa_gate.scoring.shadow_views import check_shadow
+
+            check_shadow(suite, suite_cfg.shadow, [family_of(m.name, m.params).name for m in suite_cfg.metrics])
     return Prepared(config, suites, overrides, content_digest(config.baseline_path), bar.lines)
 
 
@@ -95,12 +102,12 @@ def sample_images(prepared: Prepared) -> dict[tuple[str, str], Path]:
 def score(prepared: Prepared) -> RunResult:
     """Load the checkpoint as what the configured metric families need and score every suite."""
     from qa_gate.scoring.cached_model import RunOutputs
-    from qa_gate.scoring.device import autocast_dtype, resolve_device
+    from qa_gate.scoring.device import autocast_dtype, choose_device
     from qa_gate.scoring.families import demands, needs_scorer
     from qa_gate.scoring.runner import run
 
     model = prepared.config.model
-    device = resolve_device(model.device)
+    device = choose_device(model.device)  # torch is imported only where a model runs
     dtype = autocast_dtype(model.dtype, device)
     outputs = RunOutputs.open(prepared.config, prepared.overrides, device, dtype)  # loads a model only if needed
     loaded = outputs.load(model, demands(prepared.config))
@@ -109,6 +116,9 @@ def score(prepared: Prepared) -> RunResult:
         loaded = replace(loaded, scorer=scorer.encoder, scorer_checkpoint=scorer.checkpoint)
     shown = _shown_path(loaded.checkpoint.checkpoint, prepared.config.source.parent)
     loaded = replace(loaded, checkpoint=replace(loaded.checkpoint, checkpoint=shown))
+    from qa_gate.adapters.load import check_served
+
+    check_served(loaded, prepared.suites)  # a predictions file covers every sample, before anything is scored
     result = run(prepared.config, prepared.suites, loaded, device, dtype, outputs)
     outputs.finish()
     return result

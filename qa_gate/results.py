@@ -53,6 +53,9 @@ class SuiteResult:
     samples: tuple[SampleInfo, ...]
     metrics: Mapping[str, MetricResult]
     skipped: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    compared: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Per agreement metric of a shadow suite, each sample's ``(candidate output, production output)`` as it
+    compared them: what the report shows where they disagree. Not kept in a baseline."""
 
 
 @dataclass(frozen=True)

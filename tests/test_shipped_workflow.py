@@ -16,8 +16,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "mm-gate.yml"
 CODEOWNERS = ROOT / ".github" / "CODEOWNERS.example"
-MAJORS = {"actions/checkout": 7, "actions/setup-python": 7, "actions/cache": 6, "actions/upload-artifact": 7,
-          "actions/github-script": 9}
+MAJORS = {"actions/checkout": 7, "actions/setup-python": 7, "actions/cache/restore": 6, "actions/cache/save": 6,
+          "actions/upload-artifact": 7, "actions/github-script": 9}
 """The current major of each action the workflow uses (looked up when it was written): none may be older."""
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
 ACTIONLINT = """
@@ -73,9 +73,20 @@ def test_actions_are_at_current_majors_with_pip_and_output_caches(workflow: dict
     assert set(MAJORS) == {ref.partition("@")[0] for ref in used}
     setup = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip"
-    cache = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/cache"))
+    cache = next(s for s in _steps(workflow) if s.get("uses", "").startswith("actions/cache/restore"))
     assert cache["with"]["path"] == "~/.cache/qa_gate" and "hashFiles(" in cache["with"]["key"]
     assert cache["with"]["restore-keys"]
+
+
+def test_the_output_cache_is_saved_before_any_pr_side_code_runs(workflow: dict[str, Any]) -> None:
+    steps = _steps(workflow)
+    names = [s.get("uses", "").partition("@")[0] or s.get("id") or s.get("name") for s in steps]
+    restore, gate = names.index("actions/cache/restore"), names.index("gate")
+    save, own_tests = names.index("actions/cache/save"), next(
+        i for i, s in enumerate(steps) if str(s.get("run", "")).startswith("pytest"))
+    assert restore < gate < save < own_tests  # the PR's tests cannot plant outputs for the next run
+    assert steps[save]["with"]["path"] == steps[restore]["with"]["path"]
+    assert "cache-primary-key" in steps[save]["with"]["key"]
 
 
 def test_the_install_line_is_the_readme_s(workflow: dict[str, Any]) -> None:

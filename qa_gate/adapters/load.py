@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from qa_gate.adapters.protocols import (
     ENCODER,
     Backend,
     Built,
+    ChecksDemands,
     Demand,
     ImageCaptioner,
     ImageTextEncoder,
     MultilabelClassifier,
     Offer,
+    ServesBySample,
     VisualQuestionAnswerer,
 )
 from qa_gate.config.model import ModelConfig
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 ADAPTERS: Registry[Backend] = Registry("adapter", {
     "open_clip": "qa_gate.adapters.open_clip:BACKEND",
     "transformers": "qa_gate.adapters.hf.backend:BACKEND",
+    "predictions": "qa_gate.adapters.predictions.backend:BACKEND",
 }, AdapterError)
 """The built-in backends by adapter name; anything of the form ``module:attr`` is a user adapter."""
 USER_ADAPTERS = "qa_gate.adapters.custom:BACKEND"
@@ -66,10 +69,20 @@ def load_model(model: ModelConfig, device: torch.device, demands: Sequence[Deman
     """
     offer = open_checkpoint(model, device)
     chosen, refused = choose(demands, offer.serves)
+    if isinstance(offer, ChecksDemands):  # the adapter's own words (a predictions file: the missing fields)
+        offer.check_demands(demands, refused)
     _refuse(model, offer.description, refused)
     built = offer.load(chosen or offer.serves[:1])
     return LoadedModel(_info(model, built), encoder=built.encoder, captioner=built.captioner,
                        answerer=built.answerer, classifier=built.classifier)
+
+
+def check_served(model: LoadedModel, suites: Sequence[Any]) -> None:
+    """Before scoring: every capability that ``ServesBySample`` (a predictions file) checks that it covers
+    exactly the samples of ``suites`` (an ``AdapterError`` naming the missing, unknown or duplicate ids)."""
+    for capability in (model.encoder, model.captioner, model.answerer, model.classifier, model.scorer):
+        if isinstance(capability, ServesBySample):
+            capability.check_suites(suites)
 
 
 def open_checkpoint(model: ModelConfig, device: torch.device) -> Offer:

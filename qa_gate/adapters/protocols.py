@@ -36,6 +36,9 @@ class Demand:
     """Capability names, preferred first."""
     what: str
     """How an error names it: "a dual encoder", "a VQA model or a dual encoder", ..."""
+    timed: bool = False
+    """The metrics read the timings of the model's calls (efficiency): an adapter whose outputs were
+    not computed here (a predictions file) cannot serve them."""
 
 
 @runtime_checkable
@@ -131,6 +134,50 @@ class PreparesImages(Protocol):
 
     def prepare_image(self, image: Image) -> Any:
         """The model input of one image (e.g. a ``[3, H, W]`` tensor), as the capability's methods take it."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutputRequest:
+    """What the runner asks a :class:`ServesBySample` capability for: one operation's outputs on one suite."""
+
+    operation: str
+    """``image encoding``, ``text encoding``, ``generation``, ``answering`` or ``classification``."""
+    suite: str
+    """The suite's name in the thresholds file."""
+    keys: tuple[str, ...]
+    """The sample ids in suite order, or (``text encoding``) the texts."""
+    extra: tuple[Any, ...] | None = None
+    """The per-sample extra input (the questions of ``answering``), when the operation has one."""
+    family: str = ""
+    """The metric family asking, for errors."""
+
+
+@runtime_checkable
+class ServesBySample(Protocol):
+    """Optional, beside any capability: outputs looked up by sample id (or text), never computed from images.
+
+    When a capability object has ``outputs``, the runner never decodes an image for it: it asks for
+    each operation's outputs of a whole suite at once, and checks them as it checks model outputs (one
+    text per sample, or one finite row per key). ``check_suites`` runs once before scoring, with
+    every gated suite, so missing or unknown samples stop the run before any metric is computed.
+    """
+
+    def outputs(self, request: OutputRequest) -> Any:
+        """One output per key of ``request``, in order: a list of texts, or rows of numbers."""
+        ...
+
+    def check_suites(self, suites: Sequence[Any]) -> None:
+        """Refuse (``AdapterError``) suites whose samples the outputs do not cover exactly."""
+        ...
+
+
+@runtime_checkable
+class ChecksDemands(Protocol):
+    """Optional, on an :class:`Offer`: refuse what it cannot serve in its own words (which field is missing)."""
+
+    def check_demands(self, demands: Sequence[Demand], refused: Sequence[Demand]) -> None:
+        """Raise an ``AdapterError`` for ``refused`` (and any other demand it cannot serve); else return."""
         ...
 
 

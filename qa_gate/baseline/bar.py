@@ -17,7 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from qa_gate.config.model import GateConfig, MetricConfig, ModelConfig, Rule, SliceConfig, SuiteConfig
+from qa_gate.config.model import (
+    GateConfig,
+    MetricConfig,
+    ModelConfig,
+    Perturbation,
+    Rule,
+    ShadowConfig,
+    SliceConfig,
+    SuiteConfig,
+)
+from qa_gate.metrics.registry import base_metric
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,9 @@ def _merge_suite(old: SuiteConfig, new: SuiteConfig, changes: list[BarChange]) -
     path = old.path
     if new.path != old.path:
         changes.append(BarChange(f"{at}.path", old.label, new.label, "changed: another golden folder"))
+    new = replace(new, shadow=_merge_shadow(at, old, new, changes))
+    perturbations, lowered = _merge_perturbations(at, old.perturbations, new.perturbations, changes)
+    before = len(changes)
     metrics = _merge_metrics(at + ".metrics", old.metrics, new.metrics, changes, check_params=True)
     params = {m.name: m.params for m in metrics}
     slices: list[SliceConfig] = []
@@ -128,7 +141,46 @@ def _merge_suite(old: SuiteConfig, new: SuiteConfig, changes: list[BarChange]) -
         slices.append(replace(old_slice, metrics=_with_params(merged, params)))
     slices.extend(replace(s, metrics=_with_params(s.metrics, params))
                   for s in new.slices if s.slice not in {o.slice for o in old.slices})
-    return replace(new, path=path, label=old.label, metrics=tuple(metrics), slices=tuple(slices))
+    # a perturbation's own line says it all: not one more per metric scored under it
+    under = [f".{m.name}" for m in old.metrics if base_metric(m.name)[1] in lowered]
+    changes[before:] = [c for c in changes[before:] if not any(_names_metric(c.where, m) for m in under)]
+    return replace(new, path=path, label=old.label, metrics=tuple(metrics), slices=tuple(slices),
+                   perturbations=perturbations)
+
+
+def _show_perturbation(perturbation: Perturbation | None) -> str:
+    return "absent" if perturbation is None else f"{perturbation.kind} {perturbation.value}"
+
+
+def _merge_perturbations(at: str, old: Iterable[Perturbation], new: Iterable[Perturbation],
+                         changes: list[BarChange]) -> tuple[tuple[Perturbation, ...], set[str]]:
+    """The target's perturbations where the branch removed or changed them (a bar change each), the branch's
+    new ones beside them; and the names of those the branch lowered."""
+    new_by_name = {p.name: p for p in new}
+    out, lowered = [], set()
+    for old_p in old:
+        new_p = new_by_name.pop(old_p.name, None)
+        if new_p != old_p:
+            why = "removed" if new_p is None else "changed: another perturbation"
+            changes.append(BarChange(f"{at}.perturbations.{old_p.name}", _show_perturbation(old_p),
+                                     _show_perturbation(new_p), why))
+            lowered.add(old_p.name)
+        out.append(old_p)
+    return (*out, *new_by_name.values()), lowered
+
+
+def _names_metric(where: str, dotted: str) -> bool:
+    """Whether the place ``where`` is the metric ``dotted`` (``.clipscore@P``) or one of its rules or parameters."""
+    return where.endswith(dotted) or f"{dotted}." in where or f"{dotted} " in where
+
+
+def _merge_shadow(at: str, old: SuiteConfig, new: SuiteConfig, changes: list[BarChange]) -> ShadowConfig | None:
+    """The target's shadow reference where the branch moved or removed it (a bar change), else the branch's."""
+    if old.shadow is None or new.shadow == old.shadow:
+        return new.shadow
+    changes.append(BarChange(f"{at}.shadow.reference", old.shadow.label, new.shadow.label if new.shadow else "absent",
+                             "changed: another production reference"))
+    return old.shadow
 
 
 def _with_params(metrics: Iterable[MetricConfig], params: Mapping[str, Mapping[str, Any]]) -> tuple[MetricConfig, ...]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_gate.baseline.bar import merge_bar
 from qa_gate.baseline.changes import Changes, HistoryPoint
 from qa_gate.baseline.git import GitBaselineStore
 from qa_gate.baseline.run_json import UnreadableBaseline
+from qa_gate.baseline.shadow_bar import reference_changes
 from qa_gate.baseline.store import open_store
 from qa_gate.config.load import load_config
 from qa_gate.config.model import GateConfig, Overrides
@@ -76,6 +77,7 @@ def resolve_bar(config: GateConfig, overrides: Overrides = Overrides()) -> Bar:
                      "this run is judged by the branch's own rules.")
         return Bar(config, tuple(lines))
     merged = merge_bar(target, config)
+    merged = replace(merged, changes=(*merged.changes, *reference_changes(store, merged.config, config)))
     if not merged.changes:
         return Bar(merged.config, tuple(lines))
     accepted = config.accept_bar_change

@@ -22,6 +22,7 @@ from qa_gate.config.values import (
     string,
 )
 from qa_gate.errors import did_you_mean, one_of
+from qa_gate.metrics.plugins import plugin_identity
 from qa_gate.metrics.registry import get_metric
 
 
@@ -98,6 +99,22 @@ MODEL_CHECKS: Mapping[str, Callable[[Any, Where, Path], Any]] = MappingProxyType
 """The check for each key of the ``model`` section (and its command-line option)."""
 
 
+def _check_family(metric: Any, where: Where) -> None:
+    """A metric (a user's plug-in) must name a family of the family table."""
+    from qa_gate.scoring.families import FAMILIES
+
+    family = metric.family
+    plugin = getattr(getattr(metric, "plugin", None), "target", metric.name)
+    if family not in FAMILIES:
+        raise where.error(f"metric plug-in '{plugin}' has family = {describe(family)}, which is not a metric "
+                          f"family{did_you_mean(str(family), FAMILIES)}; expected one of {', '.join(FAMILIES)}")
+    lacking = [name for name in FAMILIES[family].params if name not in metric.params]
+    if lacking:
+        raise where.error(f"metric plug-in '{plugin}' is of family '{family}', whose inputs read the parameter(s) "
+                          f"{', '.join(lacking)}; expected them in its params (with defaults), as the built-in "
+                          f"{family} metrics declare them")
+
+
 def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
                  ) -> tuple[dict[str, Any], list[tuple[str, float]], dict[str, Any]]:
     """Parameters (defaults filled), rules in file order and rule settings of one metric entry.
@@ -105,12 +122,14 @@ def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
     ``home`` is set for a slice entry: the suite metric where its parameters belong.
     """
     metric = get_metric(name, where=str(where))
+    _check_family(metric, where)
     body = {} if raw is None else mapping(
         raw, where, "a mapping of rules" if home else "a mapping of rules and parameters")
     params = dict(metric.params)
     rules: list[tuple[str, float]] = []
     settings: dict[str, Any] = {}
     rule_list, setting_list = ", ".join(RULE_KINDS), ", ".join(RULE_SETTINGS)
+    entry = "a perturbed metric (name@P)" if ".metrics." in where.path else "a slice entry"  # when home is set
     for key, value in body.items():
         at = where / key
         if key in RULE_KINDS:
@@ -119,11 +138,11 @@ def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
             settings[key] = mode(value, at) if key == "mode" else confidence(value, at)
         elif home is not None and key in metric.params:
             raise at.error(f"'{key}' is a parameter of {name}; parameters belong on the suite metric "
-                           f"({(home / key).path}) and its slices inherit them; a slice entry takes "
+                           f"({(home / key).path}) and its slices inherit them; {entry} takes "
                            f"rules ({rule_list}) and rule settings ({setting_list})")
         elif home is not None:
             raise at.error(f"unknown rule '{key}'{did_you_mean(key, (*RULE_KINDS, *RULE_SETTINGS))}; "
-                           f"a slice entry takes rules ({rule_list}) and rule settings ({setting_list})")
+                           f"{entry} takes rules ({rule_list}) and rule settings ({setting_list})")
         elif key in metric.params:
             params[key] = param(value, metric.params[key], at)
         else:
@@ -138,4 +157,4 @@ def metric_entry(name: str, raw: Any, where: Where, home: Where | None = None
     bounds = dict(rule for rule in rules if rule[0] in FLOOR_KINDS)
     if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
         raise where.error(f"min {bounds['min']:g} is above max {bounds['max']:g}; no value can pass")
-    return params, rules, settings
+    return {**params, **plugin_identity(metric)}, rules, settings

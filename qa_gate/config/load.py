@@ -24,6 +24,8 @@ from qa_gate.config.model import (
     SliceConfig,
     SuiteConfig,
 )
+from qa_gate.config.perturbations import add_perturbed, clean_entries
+from qa_gate.config.shadow import shadow_section
 from qa_gate.config.values import (
     MISSING,
     Where,
@@ -41,6 +43,7 @@ from qa_gate.config.values import (
     string,
 )
 from qa_gate.errors import did_you_mean, one_of
+from qa_gate.metrics.plugins import metric_key
 from qa_gate.metrics.registry import metric_names
 
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
@@ -51,7 +54,7 @@ _GOLDEN_KEYS = ("max_pixels",)
 _MODEL_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "device", "dtype",
                "batch_size", "allow_pickle", "options", "workers")
 _SCORER_KEYS = ("adapter", "checkpoint", "model_name", "pretrained", "allow_pickle", "options")
-_SUITE_KEYS = ("path", "metrics", "slices")
+_SUITE_KEYS = ("path", "metrics", "slices", "shadow", "perturbations")
 OPTION_NAMES: Mapping[str, str] = MappingProxyType({
     "checkpoint": "checkpoint", "adapter": "adapter", "model_name": "model-name",
     "device": "device", "dtype": "dtype", "batch_size": "batch-size", "workers": "workers",
@@ -272,16 +275,20 @@ def _suite(name: str, raw: Any, where: Where, base: Path, gate: _Gate) -> SuiteC
         raise metrics_at.error(f"expected at least one metric, got {describe(raw_metrics)}; "
                                f"known metrics: {', '.join(metric_names())}")
     parsed: dict[str, tuple[MetricConfig, dict[str, Any]]] = {}
-    for metric, body in metrics.items():
-        params, found, settings = metric_entry(metric, body, metrics_at / metric)
+    for key, body in clean_entries(metrics).items():  # name@P: added below
+        metric = metric_key(key, metrics_at / key, parsed)  # an inline plug-in 'module:Class': its declared name
+        params, found, settings = metric_entry(metric, body, metrics_at / key)
         config = MetricConfig(metric, MappingProxyType(params), gate.rules(found, settings))
         parsed[metric] = (config, settings)
+    perturbations = add_perturbed(parsed, data.get("perturbations"), metrics, where, name, gate.seed, gate.rules)
     return SuiteConfig(
         name=name,
         path=joined.resolve(),
         label=label,
         metrics=tuple(config for config, _ in parsed.values()),
         slices=_slices(data.get("slices"), where / "slices", name, parsed, gate),
+        perturbations=perturbations,
+        shadow=shadow_section(data.get("shadow"), where, base, (config for config, _ in parsed.values())),
     )
 
 

@@ -18,7 +18,7 @@ MISSING_BASELINE: tuple[str, ...] = ("warn", "fail")
 confidence (paired bootstrap), or on the point estimate alone (release sign-off)."""
 RULE_SETTINGS: tuple[str, ...] = ("mode", "confidence")
 """Keys beside a metric's rules that set how its regression rules judge (not metric params)."""
-ADAPTERS: tuple[str, ...] = ("open_clip", "transformers")
+ADAPTERS: tuple[str, ...] = ("open_clip", "transformers", "predictions")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 DTYPES: tuple[str, ...] = ("auto", "float32", "float16", "bfloat16")
 USER_ADAPTER = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
@@ -63,14 +63,46 @@ class SliceConfig:
 
 
 @dataclass(frozen=True)
+class ShadowConfig:
+    """``suites.X.shadow``: the production model's predictions file the agreement metrics compare with."""
+
+    reference: Path
+    """Absolute path of the reference predictions file."""
+    label: str
+    """The path as written, relative to the thresholds file's folder (what messages and the bar show)."""
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """``suites.X.perturbations.NAME: {KIND: VALUE}``: one deterministic change of the images or texts
+    (``qa_gate.config.perturbations``); ``seed`` (``gate.seed``) seeds the random kinds."""
+
+    name: str
+    kind: str
+    value: Any
+    seed: int = 0
+
+    def spec(self) -> dict[str, Any]:
+        """What enters the definition of every metric scored under it (and the output cache's keys)."""
+        return {"name": self.name, "kind": self.kind, "value": self.value, "seed": self.seed}
+
+
+@dataclass(frozen=True)
 class SuiteConfig:
-    """A golden suite: its name, its folder, the metrics gated on it and per-slice rules."""
+    """A golden suite: its name, its folder, the metrics gated on it and per-slice rules.
+
+    ``metrics`` holds the clean metrics and, per perturbation, ``name@P`` copies whose params carry
+    the perturbation's spec under ``perturbation`` (``qa_gate.config.perturbations``).
+    """
 
     name: str
     path: Path
     label: str
     metrics: tuple[MetricConfig, ...]
     slices: tuple[SliceConfig, ...] = ()
+    perturbations: tuple[Perturbation, ...] = ()
+    shadow: ShadowConfig | None = None
+    """The production model's outputs the agreement metrics compare with (shadow mode), if any."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
 - ``vqa/``: colour and shape questions with ten human answers each (VQA accuracy);
 - ``multilabel/``: shapes labelled with their colour and shape (multilabel F1);
 - ``words/``: short rendered text with exact transcriptions (OCR, CER/WER);
+- ``pope/``: yes/no questions about coloured shapes present or absent (POPE);
 
 each with its ``SHA256SUMS``, and trains ``qa_gate/demo/checkpoints/{good,regressed}/``.
 ``--skip-train`` only renders. Training (and so torch) is imported only when it is needed.
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa_gate.demo.pope import PopeSettings, render_pope
 from qa_gate.demo.shapes import generate_samples, render_suite
 from qa_gate.demo.suites import (
     SuiteSettings,
@@ -40,6 +42,7 @@ class DemoSettings:
     per_combo: int = 15
     suites: SuiteSettings = SuiteSettings()  # retrieval, vqa, multilabel
     words: WordsSettings = WordsSettings()
+    pope: PopeSettings = PopeSettings()
 
 
 def _renderers(settings: DemoSettings) -> dict[str, Callable[[Path], Path]]:
@@ -50,6 +53,7 @@ def _renderers(settings: DemoSettings) -> dict[str, Callable[[Path], Path]]:
         "vqa": lambda out: render_vqa(out, settings.suites),
         "multilabel": lambda out: render_multilabel(out, settings.suites),
         "words": lambda out: render_words(out, settings.words),
+        "pope": lambda out: render_pope(out, settings.pope),
     }
 
 

@@ -25,7 +25,7 @@ from qa_gate.golden.problems import ProblemSink
 from qa_gate.golden.written import as_written
 
 HEADER_KEY = "qa_gate_manifest"
-HEAD_KEYS = (HEADER_KEY, "description", "labels")
+HEAD_KEYS = (HEADER_KEY, "description", "labels", "kind")
 
 
 class _Refused(ValueError):
@@ -115,6 +115,8 @@ def render_jsonl(head: Head, entries: Iterable[Mapping[str, Any]]) -> Iterator[s
         header["description"] = head.description
     if head.labels is not None:
         header["labels"] = list(head.labels)
+    if head.kind != "golden":
+        header["kind"] = head.kind
     yield _ENCODER.encode(header) + "\n"
     for entry in entries:
         yield _ENCODER.encode(entry) + "\n"

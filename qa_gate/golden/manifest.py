@@ -3,10 +3,11 @@
 A sample has an ``id`` and an ``image``; every other field serves a task family:
 ``caption``/``references`` (alignment, retrieval, captioning), ``question``,
 ``answers``, ``question_type``, ``answer_type`` and ``choices`` (VQA), ``labels``
-(multilabel classification, drawn from the manifest's top-level ``labels``) and
-``text`` (OCR). Whether a family's metric finds what it needs is checked later,
-against the configured metrics (``runner.check_samples``); here each field only
-has to be well-formed.
+(multilabel classification, drawn from the manifest's top-level ``labels``),
+``text`` (OCR), ``answer`` (one reference answer: POPE's yes/no) and ``objects``
+(CHAIR). Whether a family's metric finds what it needs is checked later, against the
+configured metrics (``golden.needs``); here each field only has to be well-formed.
+The :class:`Sample` itself lives in ``golden.sample``.
 
 The manifest is ``manifest.yaml`` (small hand-written suites) or ``manifest.jsonl`` (one sample a
 line; ``golden.jsonl``); both hold the same fields, checked here, and read numbers and words in text
@@ -17,20 +18,24 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from qa_gate.errors import did_you_mean, one_of
 from qa_gate.golden.problems import ProblemSink
+from qa_gate.golden.sample import Sample, id_problem
 from qa_gate.golden.written import REFUSED, as_text, with_texts
 
 MANIFEST = "manifest.yaml"
 MANIFEST_JSONL = "manifest.jsonl"
 MANIFESTS = (MANIFEST, MANIFEST_JSONL)
 """The manifest file names; a suite folder holds exactly one of them."""
-TOP_KEYS = ("version", "description", "labels", "samples")
+TOP_KEYS = ("version", "description", "labels", "kind", "samples")
+KINDS = ("golden", "traffic")
+"""A manifest's ``kind``: ``golden`` (labelled; the default) or ``traffic`` (real traffic without ground truth,
+for shadow comparisons: a sample needs only ``id``, ``image`` and its prompt fields)."""
 TYPE_TAGS = ("question_type", "answer_type")
 """Sample fields that also become tags, so slices and slice rules can use them."""
 
@@ -61,60 +66,11 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "choices": (_unique_texts, "a list of distinct non-empty strings (the candidate answers)"),
     "labels": (_unique_texts, "a list of distinct label names from the suite's top-level 'labels'"),
     "text": (lambda v: isinstance(v, str), "a string (the reference transcription)"),
+    "answer": (_text, "a non-empty string (the one reference answer: POPE's yes or no)"),
+    "objects": (_texts, "a list of non-empty strings (the objects in the image, for CHAIR)"),
 }
 SAMPLE_KEYS = ("id", *_FIELDS)
 _KNOWN = frozenset(SAMPLE_KEYS)
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One golden sample: an image and whichever task fields the suite uses.
-
-    ``answers`` and ``labels`` are ``None`` when the manifest does not give them (an
-    empty ``labels`` list is a sample with no positive label).
-    """
-
-    id: str
-    image: str  # as written in the manifest (posix, relative to the suite folder)
-    image_path: Path  # absolute
-    caption: str | None = None
-    references: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
-    question: str | None = None
-    answers: tuple[str, ...] | None = None
-    choices: tuple[str, ...] = ()
-    labels: tuple[str, ...] | None = None
-    text: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "references", tuple(self.references))
-        object.__setattr__(self, "choices", tuple(self.choices))
-        for name in ("answers", "labels"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
-        if not isinstance(self.tags, MappingProxyType):
-            object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
-
-    def __reduce__(self) -> tuple[Any, ...]:  # a mappingproxy cannot be pickled
-        return (Sample, (self.id, self.image, self.image_path, self.caption, self.references, dict(self.tags),
-                         self.question, self.answers, self.choices, self.labels, self.text))
-
-
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-"""Unicode categories an id may not hold: control, format (zero-width, bidi), surrogate, private-use,
-unassigned, line and paragraph separators: ids differing only by such a character would look alike."""
-
-
-def id_problem(sample_id: str) -> str | None:
-    """Why ``sample_id`` is refused (it holds a control or invisible character), as the end of a message."""
-    if sample_id.isascii() and sample_id.isprintable():  # no refused category among printable ASCII
-        return None
-    for position, char in enumerate(sample_id):
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            name = unicodedata.name(char, "a control character")
-            return (f"holds U+{ord(char):04X} {name} at position {position}; expected an id without control, "
-                    "format or zero-width characters (ids are compared after NFC normalisation)")
-    return None
 
 
 def show(value: object) -> str:
@@ -220,7 +176,9 @@ def parse_sample(place: Place, entry: Any, labels: tuple[str, ...] | None, probl
         if key in refused:
             continue
         if (key == "image" or entry.get(key) is not None) and not valid(entry.get(key)):
-            problems.add(f"{where}: field {key!r} must be {expected}, got {show(entry.get(key))}")
+            hint = "; a list of human answers goes in 'answers'" if key == "answer" and isinstance(
+                entry.get(key), list) else ""
+            problems.add(f"{where}: field {key!r} must be {expected}, got {show(entry.get(key))}{hint}")
             bad = True
     sample_labels = entry.get("labels")
     if not bad and sample_labels is not None:
@@ -232,7 +190,8 @@ def parse_sample(place: Place, entry: Any, labels: tuple[str, ...] | None, probl
         return None
     return Sample(sample_id, image, image_path, entry.get("caption"), tuple(entry.get("references") or ()),
                   MappingProxyType(tags), entry.get("question"), entry.get("answers"),
-                  tuple(entry.get("choices") or ()), sample_labels, entry.get("text"))
+                  tuple(entry.get("choices") or ()), sample_labels, entry.get("text"), entry.get("answer"),
+                  entry.get("objects"))
 
 
 def _check_labels(given: list[str], labels: tuple[str, ...] | None, where: str, problems: ProblemSink) -> bool:
@@ -254,6 +213,8 @@ class Head:
     description: str | None = None
     labels: tuple[str, ...] | None = None
     """``None`` when the manifest declares no label set."""
+    kind: str = "golden"
+    """``golden`` or ``traffic`` (:data:`KINDS`)."""
 
 
 def parse_head(data: Mapping[str, Any], keys: tuple[str, ...], version_key: str, where: str,
@@ -281,7 +242,11 @@ def parse_head(data: Mapping[str, Any], keys: tuple[str, ...], version_key: str,
         else:
             problems.add(f"{where}: 'labels' must be a non-empty list of distinct label names, got {show(given)}")
             labels = ()
-    return Head(description, labels)
+    kind = data.get("kind", "golden")
+    if kind not in KINDS:
+        problems.add(f"{where}: 'kind' must be {one_of(KINDS)}, got {show(kind)}")
+        kind = "golden"
+    return Head(description, labels, kind)
 
 
 def sample_entry(sample: Sample) -> dict[str, Any]:
@@ -307,4 +272,8 @@ def sample_entry(sample: Sample) -> dict[str, Any]:
         entry["labels"] = list(sample.labels)
     if sample.text is not None:
         entry["text"] = sample.text
+    if sample.answer is not None:
+        entry["answer"] = sample.answer
+    if sample.objects is not None:
+        entry["objects"] = list(sample.objects)
     return entry

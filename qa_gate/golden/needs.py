@@ -36,8 +36,11 @@ def check_samples(suite: Suite, suite_cfg: SuiteConfig) -> None:
 
 def _refuse(suite: Suite, suite_name: str, sample: Sample, metric: str, problem: str | None) -> None:
     if problem:
+        traffic = (" (the manifest says kind: traffic, real traffic without ground truth: gate it with agreement "
+                   "metrics such as answer_agreement against suites.<name>.shadow.reference, or give the field)"
+                   if suite.kind == "traffic" else "")
         raise GoldenError(f"{sample_hint(suite, sample)}: {problem}, which metric "
-                          f"'{metric}' (suites.{suite_name}.metrics) needs")
+                          f"'{metric}' (suites.{suite_name}.metrics) needs{traffic}")
 
 
 def _problem(sample: Sample, field: str) -> str | None:

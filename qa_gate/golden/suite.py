@@ -51,6 +51,8 @@ class Suite:
     """The manifest's label set (multilabel suites); empty when it declares none."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """``golden.max_pixels``: :func:`open_image` refuses an image with more pixels, before decoding it."""
+    kind: str = "golden"
+    """The manifest's ``kind``: ``traffic`` for real traffic without ground truth (shadow comparisons)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def check_suite(path: Path, name: str | None = None, max_pixels: int = DEFAULT_M
     _check_alias(alias, manifest, listed, head, samples, problems)
     problems.raise_if_any()
     suite = Suite(name or root.name, root, listing_fingerprint(listed, alias), tuple(samples), head.labels or (),
-                  max_pixels)
+                  max_pixels, head.kind)
     return Checked(suite, head, manifest, listed, alias)
 
 

@@ -43,8 +43,8 @@ def as_written(value: float, text: str) -> float:
     return kept
 
 
-TEXT_FIELDS = ("question", "question_type", "answer_type", "text")
-TEXT_LISTS = ("answers", "choices", "labels")
+TEXT_FIELDS = ("question", "question_type", "answer_type", "text", "answer")
+TEXT_LISTS = ("answers", "choices", "labels", "objects")
 """Sample fields (and lists of them) whose integers and booleans are read as text."""
 REFUSED = object()  # a number in a text field that cannot become text as written; already reported
 

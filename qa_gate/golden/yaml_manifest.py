@@ -125,5 +125,7 @@ def render_yaml(head: Head, entries: Iterable[Mapping[str, Any]]) -> str:
         data["description"] = head.description
     if head.labels is not None:
         data["labels"] = _Flow(head.labels)
+    if head.kind != "golden":
+        data["kind"] = head.kind
     data["samples"] = [_styled(entry) for entry in entries]
     return str(yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=1 << 20))

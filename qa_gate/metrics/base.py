@@ -60,7 +60,9 @@ class Metric(Generic[InputsT]):
     """Which inputs the runner builds for it: ``alignment``, ``retrieval``, ``zeroshot``, ``efficiency``
     (a dual encoder), ``caption``, ``ocr`` (an image-to-text model), ``scored_caption`` (an
     image-to-text model's captions scored by the fixed ``scorer`` dual encoder), ``vqa`` (a VQA model, or a dual
-    encoder ranking answers) or ``multilabel`` (a multilabel classifier, or a dual encoder scoring prompts)."""
+    encoder ranking answers), ``multilabel`` (a multilabel classifier, or a dual encoder scoring prompts),
+    ``pope`` (yes/no object questions: a VQA model, or a dual encoder ranking objects) or ``chair`` (an
+    image-to-text model's captions against the sample's ``objects``); ``qa_gate.scoring.families`` lists them all."""
 
     def family_for(self, params: Mapping[str, Any]) -> str:
         """The family these ``params`` put the metric in (``family`` unless a parameter changes it)."""

@@ -70,13 +70,14 @@ BLOCK_ROWS = 8192
 """Rows multiplied at a time: bounds the float64 temporaries of ``rowwise_cosines``."""
 
 
-def rowwise_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def rowwise_cosines(left: np.ndarray, right: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """``[n]`` dot products of matching rows of L2-normalised arrays (float32 as the suite keeps them, or
-    float64), accumulated in float64 block by block: no float64 copy of either matrix."""
-    out = np.empty(len(left), dtype=np.float64)
-    for a in range(0, len(left), BLOCK_ROWS):
-        out[a:a + BLOCK_ROWS] = np.einsum("ij,ij->i", left[a:a + BLOCK_ROWS], right[a:a + BLOCK_ROWS],
-                                          dtype=np.float64)
+    float64), accumulated in float64 block by block: no float64 copy of either matrix. ``rows``: row ``i`` of
+    ``right`` is matched with ``left[rows[i]]``, gathered a block at a time (no gathered copy of ``left``)."""
+    out = np.empty(len(right), dtype=np.float64)
+    for a in range(0, len(right), BLOCK_ROWS):
+        block = left[a:a + BLOCK_ROWS] if rows is None else left[rows[a:a + BLOCK_ROWS]]
+        out[a:a + BLOCK_ROWS] = np.einsum("ij,ij->i", block, right[a:a + BLOCK_ROWS], dtype=np.float64)
     return out
 
 
@@ -87,7 +88,7 @@ def clip_scores(images: np.ndarray, texts: np.ndarray, w: float) -> np.ndarray:
 
 def max_reference_cosine(texts: np.ndarray, refs: np.ndarray, owner: np.ndarray) -> np.ndarray:
     """For each row of ``texts``, the largest cosine to the references it owns."""
-    sims = rowwise_cosines(texts[owner], refs)
+    sims = rowwise_cosines(texts, refs, owner)
     best = np.full(len(texts), -np.inf)
     np.maximum.at(best, owner, sims)
     return best

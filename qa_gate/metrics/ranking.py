@@ -16,37 +16,37 @@ positive target ``owner[j]`` is ``1 +`` the other targets whose float64 cosine i
 
 So no float64 copy of the embeddings and no ``n_queries x n_targets`` matrix is ever held: per
 tile, one float32 block of similarities and a few boolean masks of it.
+
+On the CPU while torch is not loaded (every embedding came from the output cache), the same steps run
+with numpy alone (``qa_gate.metrics.host_ranking``): the same ranks, without torch's import.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa_gate.metrics.host_ranking import HEAVY_ROW, PAIR_CHUNK, TIE_TOL, Masks, error_bound, host_positive_ranks
+
 if TYPE_CHECKING:
     import torch
 
-TIE_TOL = 1e-9
+__all__ = ["DEFAULT_BLOCK", "HEAVY_ROW", "PAIR_CHUNK", "TIE_TOL", "error_bound", "positive_ranks"]
 DEFAULT_BLOCK = 4096
 """Tile edge: 64 MiB of float32 similarities per tile (``benchmarks/bench_retrieval.py``)."""
-HEAVY_ROW = 64
-"""A tile row with at least this many undecided entries is recomputed by one float64 product."""
-PAIR_CHUNK = 1 << 18
-"""Float64 elements gathered at a time (``pairs x d``) when undecided entries are recomputed one by one."""
 
 
-def error_bound(d: int) -> float:
-    """Bound on ``|float32 dot - exact dot| / (|q| |t|)`` for ``d``-dimensional inputs rounded to float32."""
-    u = 2.0 ** -24
-    m = (d + 2) * u
-    return m / (1.0 - m) * 1.01 + 1e-12 if m < 0.5 else float("inf")
+def _on_host(device: Any) -> bool:
+    """Whether ``device`` (``None``, a name, a ``torch.device``, a ``HostDevice``) is the CPU."""
+    return device is None or str(getattr(device, "type", device)).split(":")[0] == "cpu"
 
 
 def _device(device: Any) -> torch.device:
     import torch
 
-    found = torch.device("cpu") if device is None else torch.device(device)
+    found = torch.device("cpu") if device is None else torch.device(str(device))
     return torch.device("cpu") if found.type == "mps" else found  # no float64 on MPS: rank on the CPU
 
 
@@ -118,7 +118,7 @@ class _Tiles:
         self.rev = torch.zeros(nt, dtype=torch.int64, device=dev)
         self.host = _counts_on_host(dev)
         self._buffer: torch.Tensor | None = None
-        self._masks: np.ndarray | None = None
+        self._masks = Masks()
 
     def tile(self, a: int, c: int, right: torch.Tensor, reverse: bool) -> None:
         """Count the tile ``queries[a:a+block] x targets[c:c+block]`` (``right``: that target block, transposed and
@@ -164,26 +164,8 @@ class _Tiles:
             above, reach = sims > hi, sims >= lo
             band = torch.nonzero(reach & ~above)
             return above.sum(dim=dim, dtype=torch.int32), band if dim == 1 else band.flip(1)
-        values = sims.numpy()
-        size = -(-values.size // 8) * 8  # whole 64-bit words
-        if self._masks is None or self._masks.shape[1] < size:
-            self._masks = np.zeros((2, size), dtype=np.bool_)
-        above, reach = (m[:values.size].reshape(values.shape) for m in self._masks)
-        shape = (-1, 1) if dim == 1 else (1, -1)
-        np.greater(values, hi.numpy().reshape(shape), out=above)
-        np.greater_equal(values, lo.numpy().reshape(shape), out=reach)
-        count = above.view(np.uint8).sum(axis=dim, dtype=np.int32)
-        words = [m[:size].view(np.uint64) for m in self._masks]
-        found = np.flatnonzero(words[0] != words[1])  # words holding an undecided entry (reach and not above)
-        if len(found):
-            flat = (found[:, None] * 8 + np.arange(8)).ravel()
-            flat = flat[flat < values.size]
-            flat = flat[reach.ravel()[flat] & ~above.ravel()[flat]]
-            row, col = np.divmod(flat, values.shape[1])
-            pairs = np.stack([row, col] if dim == 1 else [col, row], axis=1)
-        else:
-            pairs = np.zeros((0, 2), dtype=np.int64)
-        return torch.from_numpy(count), torch.from_numpy(pairs.astype(np.int64, copy=False))
+        count, pairs = self._masks.counts(sims.numpy(), hi.numpy(), lo.numpy(), dim)
+        return torch.from_numpy(count), torch.from_numpy(pairs)
 
     def result(self, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
         """``(forward ranks, reverse ranks)`` as numpy (reverse 0 for a target owning no query)."""
@@ -207,10 +189,12 @@ def positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, 
     ``device`` (a ``torch.device`` or its name; the CPU when ``None``) and ``block`` never change
     the ranks; the inputs are read in their own dtype (float32 or float64), never copied to float64.
     """
-    import torch
-
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
+    if _on_host(device) and "torch" not in sys.modules:  # ranks from cached embeddings: torch is not needed
+        return host_positive_ranks(queries, targets, owner, block=block, reverse=reverse)
+    import torch
+
     with torch.no_grad(), _Highest():
         tiles = _Tiles(queries, targets, owner, device, block)
         for c in range(0, len(targets), block):

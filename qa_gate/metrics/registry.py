@@ -2,54 +2,41 @@
 
 from __future__ import annotations
 
-from qa_gate.errors import ConfigError
 from qa_gate.metrics.base import Metric
-from qa_gate.registry import Registry
+from qa_gate.metrics.builtin import METRICS
 
-METRICS: Registry[type[Metric]] = Registry("metric", {
-    "clipscore": "qa_gate.metrics.clip:CLIPScore",
-    "refclipscore": "qa_gate.metrics.clip:RefCLIPScore",
-    "cosine": "qa_gate.metrics.clip:Cosine",
-    "i2t_r1": "qa_gate.metrics.retrieval:I2TRecallAt1",
-    "i2t_r5": "qa_gate.metrics.retrieval:I2TRecallAt5",
-    "i2t_r10": "qa_gate.metrics.retrieval:I2TRecallAt10",
-    "i2t_median_rank": "qa_gate.metrics.retrieval:I2TMedianRank",
-    "i2t_mean_rank": "qa_gate.metrics.retrieval:I2TMeanRank",
-    "t2i_r1": "qa_gate.metrics.retrieval:T2IRecallAt1",
-    "t2i_r5": "qa_gate.metrics.retrieval:T2IRecallAt5",
-    "t2i_r10": "qa_gate.metrics.retrieval:T2IRecallAt10",
-    "t2i_median_rank": "qa_gate.metrics.retrieval:T2IMedianRank",
-    "t2i_mean_rank": "qa_gate.metrics.retrieval:T2IMeanRank",
-    "zeroshot_top1": "qa_gate.metrics.zeroshot:ZeroShotTop1",
-    "zeroshot_top5": "qa_gate.metrics.zeroshot:ZeroShotTop5",
-    "zeroshot_mean_per_class_recall": "qa_gate.metrics.zeroshot:ZeroShotMeanPerClassRecall",
-    "bleu1": "qa_gate.metrics.text:Bleu1",
-    "bleu2": "qa_gate.metrics.text:Bleu2",
-    "bleu3": "qa_gate.metrics.text:Bleu3",
-    "bleu4": "qa_gate.metrics.text:Bleu4",
-    "cider": "qa_gate.metrics.text:CIDErD",
-    "rouge_l": "qa_gate.metrics.text:RougeL",
-    "meteor": "qa_gate.metrics.text:Meteor",
-    "latency_p50_ms": "qa_gate.metrics.efficiency:LatencyP50",
-    "latency_p95_ms": "qa_gate.metrics.efficiency:LatencyP95",
-    "throughput": "qa_gate.metrics.efficiency:Throughput",
-    "peak_memory_mb": "qa_gate.metrics.efficiency:PeakMemory",
-    "vqa_accuracy": "qa_gate.metrics.vqa:VQAAccuracy",
-    "cer": "qa_gate.metrics.ocr:CER",
-    "wer": "qa_gate.metrics.ocr:WER",
-    "f1_micro": "qa_gate.metrics.classification:F1Micro",
-    "f1_macro": "qa_gate.metrics.classification:F1Macro",
-    "f1_samples": "qa_gate.metrics.classification:F1Samples",
-    "f1_weighted": "qa_gate.metrics.classification:F1Weighted",
-}, ConfigError)
-"""Each metric name and the class that computes it; a metric is a fresh instance of its class."""
+__all__ = ["CONSISTENCY", "METRICS", "base_metric", "get_metric", "metric_names"]
+
+
 
 
 def metric_names() -> tuple[str, ...]:
-    """Every registered metric name, sorted."""
-    return METRICS.names()
+    """Every registered metric name, built-in and plug-in, sorted."""
+    from qa_gate.metrics.plugins import plugin_names  # entry points are read, not imported
+
+    return tuple(sorted({*METRICS.names(), *plugin_names()}))
+
+
+CONSISTENCY = "consistency"
+"""The base name of ``consistency@P`` (``qa_gate.metrics.consistency``): no clean metric of its own."""
+
+
+def base_metric(name: str) -> tuple[str, str | None]:
+    """``clipscore@jpeg_q30`` -> ``("clipscore", "jpeg_q30")``: a metric scored under a perturbation
+    (``qa_gate.config.perturbations``) and its perturbation's name; ``(name, None)`` for a clean metric."""
+    base, at, perturbation = name.partition("@")
+    return (base, perturbation) if at else (name, None)
 
 
 def get_metric(name: str, where: str = "") -> Metric:
-    """The metric registered as ``name``; a ``ConfigError`` naming ``where`` otherwise."""
-    return METRICS.get(name, where)()
+    """The metric registered as ``name`` (``name@P``: its base metric); a ``ConfigError`` naming ``where`` otherwise."""
+    base, perturbation = base_metric(name)
+    if perturbation is not None and base == CONSISTENCY:
+        from qa_gate.metrics.consistency import Consistency
+
+        return Consistency(get_metric)
+    if base not in METRICS:  # a user's plug-in (``qa_gate.metrics.plugins``), or the unknown-metric error
+        from qa_gate.metrics.plugins import plugin_metric
+
+        return plugin_metric(base, where)
+    return METRICS.get(base, where)()

@@ -88,6 +88,8 @@ def render_html(verdict: Verdict, images: Mapping[tuple[str, str], Path] = NO_IM
     """
     view = report_view(verdict, answers)
     shown = {(row.suite, row.sample_id) for suite in view.suites for row in (*suite.samples, *suite.flips)}
+    shown |= {(row.suite, row.sample_id) for suite in view.suites for table in suite.agreement for row in table.rows}
+    shown |= {(row.suite, row.sample_id) for suite in view.suites for row in suite.output_changes}
     cache: dict[Path, str | None] = {}
     thumbnails: dict[tuple[str, str], str | None] = {}
     for key in shown:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa_gate.metrics.classification import per_label_f1
+from qa_gate.metrics.pope import scores as pope_scores
 from qa_gate.metrics.vqa import accuracy_by_type
 from qa_gate.report.formatting import format_definition, format_delta, format_number
 from qa_gate.results import MetricResult, SuiteResult
@@ -236,3 +237,68 @@ def vqa_type_tables(suite: SuiteResult, base_suite: SuiteResult | None,
     base_metric, note = comparable_metric(suite, metric, base_suite)
     tables = (_type_table(suite, metric, base_metric, base_suite, note, tag, title) for tag, title in VQA_TYPE_TAGS)
     return tuple(t for t in tables if t is not None)
+
+
+POPE_SPLIT_TAG = "pope_split"
+
+
+@dataclass(frozen=True)
+class PopeRow:
+    """POPE's confusion counts and scores over all samples (``split`` ``all``) or one ``pope_split``."""
+
+    split: str
+    n: int
+    counts: tuple[int, int, int, int]
+    """TP, FP, TN, FN ("yes" positive)."""
+    accuracy: str
+    precision: str
+    recall: str
+    f1: str
+    yes_ratio: str
+    baseline_f1: str
+    delta_f1: str
+
+
+@dataclass(frozen=True)
+class PopeTable:
+    """The counts the POPE metric ``metric`` (and every POPE metric of the same definition) reads, by split."""
+
+    metric: str
+    baseline_note: str | None
+    rows: tuple[PopeRow, ...]
+
+
+def _pope_row(split: str, stats: np.ndarray, base: np.ndarray | None) -> PopeRow:
+    values = {k: float(v) for k, v in pope_scores(stats).items()}
+    base_f1 = float(pope_scores(base)["f1"]) if base is not None else None
+    counts = tuple(int(c) for c in stats.sum(axis=0))
+    shown = {k: format_number(v) for k, v in values.items()}
+    return PopeRow(split, len(stats), (counts[0], counts[1], counts[2], counts[3]), shown["accuracy"],
+                   shown["precision"], shown["recall"], shown["f1"], shown["yes_ratio"], format_number(base_f1),
+                   format_delta(None if base_f1 is None else values["f1"] - base_f1))
+
+
+def pope_split_tables(suite: SuiteResult, base_suite: SuiteResult | None,
+                      names: Sequence[str]) -> tuple[PopeTable, ...]:
+    """The first POPE metric of ``names``: counts and scores over all samples, then per ``pope_split``."""
+    metric = next((suite.metrics[name] for name in names if name in suite.metrics), None)
+    if metric is None or np.ndim(metric.stats) != 2 or np.shape(metric.stats)[1] != 4:
+        return ()
+    stats = np.asarray(metric.stats, dtype=np.float64)
+    base_metric, note = comparable_metric(suite, metric, base_suite)
+    groups: dict[str, list[int]] = {"all": list(range(len(suite.samples)))}
+    for i, sample in enumerate(suite.samples):
+        split = str(sample.tags.get(POPE_SPLIT_TAG, "")).strip()
+        if split:
+            groups.setdefault(split, []).append(i)
+    rows = []
+    for split in ("all", *sorted(k for k in groups if k != "all")):
+        base = None
+        if base_metric is not None and base_suite is not None:
+            base_rows = paired_rows(suite, base_suite, groups[split])
+            if base_rows is None:
+                note = "samples are missing from the baseline"
+            else:
+                base = np.asarray(base_metric.stats, dtype=np.float64)[base_rows]
+        rows.append(_pope_row(split, stats[groups[split]], base))
+    return (PopeTable(metric.name, note, tuple(rows)),)

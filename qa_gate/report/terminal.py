@@ -39,6 +39,9 @@ def verdict_lines(verdict: Verdict) -> Sequence[str]:
                      f"{c.rule.kind} {c.rule.value:g}")
     lines.extend(f"  skipped: {s.id} ({s.checks} check{'' if s.checks == 1 else 's'}): {s.reason}"
                  for s in verdict.skipped_metrics())
+    from qa_gate.report.output_diffs import terminal_lines  # numpy: only once a verdict exists
+
+    lines.extend(terminal_lines(verdict))
     lines.extend(f"  note: {n}" for n in verdict.notes)
     lines.extend(f"  warning: {w}" for w in run_warnings(verdict))
     return lines

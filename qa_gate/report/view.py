@@ -11,8 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qa_gate.report.disagreements import AgreementTable, agreement_tables
 from qa_gate.report.formatting import MISSING, format_definition
 from qa_gate.report.notices import shared_text_note, too_small_notes
+from qa_gate.report.output_diffs import OutputChange, output_changes
+from qa_gate.report.robustness import RobustnessTable, robustness_table
 from qa_gate.report.rows import (  # noqa: F401 - the rows' names are part of this module's interface
     SLICE_WARN_DROP,
     STATUS_EMOJI,
@@ -29,8 +32,10 @@ from qa_gate.report.rows import (  # noqa: F401 - the rows' names are part of th
 from qa_gate.report.samples import MAX_FLIP_ROWS, NO_ANSWERS, TOP_SAMPLES, SampleRow, SuiteSamples
 from qa_gate.report.sections import (
     LabelF1Table,
+    PopeTable,
     TypeTable,
     label_f1_tables,
+    pope_split_tables,
     vqa_type_tables,
 )
 from qa_gate.report.trend import Trend, rule_anchors, trends
@@ -86,6 +91,8 @@ class SuiteView:
     metrics: tuple[MetricInfo, ...]
     label_f1: tuple[LabelF1Table, ...] = ()
     vqa_types: tuple[TypeTable, ...] = ()
+    pope_splits: tuple[PopeTable, ...] = ()
+    """POPE's confusion counts and scores, over all samples and per ``pope_split``."""
     all_slices: tuple[SliceRow, ...] = ()
     """Every slice, worst first (folded in the reports)."""
     slices_quiet: int = 0
@@ -95,6 +102,12 @@ class SuiteView:
     columns: SampleColumns = SampleColumns()
     shared_texts: str | None = None
     """Why retrieval counts ties against the model here (several images share a caption), else ``None``."""
+    agreement: tuple[AgreementTable, ...] = ()
+    """Shadow suites: per agreement metric, the samples where candidate and production disagree."""
+    output_changes: tuple[OutputChange, ...] = ()
+    """The samples whose output changed most since the baseline (old → new), even when the aggregates hold."""
+    robustness: RobustnessTable | None = None
+    """Each metric clean and under each perturbation, and consistency (``qa_gate.report.robustness``)."""
 
 
 @dataclass(frozen=True)
@@ -167,9 +180,11 @@ def suite_view(verdict: Verdict, suite: SuiteResult,
         trends=trends(verdict.history, suite, gated, rule_anchors(own)), metrics=_metrics(suite, base_suite),
         label_f1=label_f1_tables(suite, base_suite, wanted.get("label_f1", ())),
         vqa_types=vqa_type_tables(suite, base_suite, wanted.get("vqa_types", ())),
+        pope_splits=pope_split_tables(suite, base_suite, wanted.get("pope_splits", ())),
         all_slices=tuple(every), slices_quiet=sum(1 for s in every if s.baseline != MISSING and not s.moved),
         compared=compared, columns=_columns((*samples, *flips), bool(wanted.get("vqa_types"))),
-        shared_texts=shared_text_note(suite),
+        shared_texts=shared_text_note(suite), agreement=agreement_tables(suite, wanted.get("agreement", ())),
+        output_changes=output_changes(verdict, suite), robustness=robustness_table(suite),
     )
 
 

@@ -86,7 +86,9 @@ def decode_pack(data: bytes) -> tuple[dict[str, Any], list[bytes], list[Any]]:
     rows = np.frombuffer(body[at:], dtype=np.dtype(header["dtype"]))
     if rows.size != count * int(header["width"]):
         raise CorruptEntry("rows do not match the keys")
-    table = rows.reshape(count, int(header["width"])).astype(np.float64)
+    table = rows.reshape(count, int(header["width"]))
+    if not str(header.get("operation", "")).endswith(" encoding"):  # a run holds embeddings as float32, others float64
+        table = table.astype(np.float64)
     return header, keys, list(table)
 
 
@@ -144,6 +146,11 @@ class OutputStore:
                    "they are recomputed, not trusted")
         if self.writable:
             path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Forget the entries read so far (the run is scored): their memory goes now, not with the store."""
+        self._index.clear()
+        self._packs.clear()
 
     def lookup(self, operation: str, keys: Sequence[bytes]) -> list[Any | None]:
         """The cached output of each key (``None`` where there is none)."""

@@ -123,8 +123,11 @@ def image_digests(suite: Suite) -> list[str] | None:
     return out
 
 
-def image_keys(operation: str, digests: Sequence[str], extra: Sequence[str] | None = None) -> list[bytes]:
-    """The entry keys of ``operation`` on each image (``digests``), with its ``extra`` text (a question) if any."""
+def image_keys(operation: str, digests: Sequence[str], extra: Sequence[str] | None = None,
+               variant: str | None = None) -> list[bytes]:
+    """The entry keys of ``operation`` on each image (``digests``), with its ``extra`` text (a question) if any;
+    ``variant`` (a perturbation's canonical spec) sets apart the outputs of the perturbed images."""
+    tail = () if variant is None else (f"perturbation:{variant}",)
     if extra is None:
-        return [entry_key(operation, d) for d in digests]
-    return [entry_key(operation, d, str(e)) for d, e in zip(digests, extra)]
+        return [entry_key(operation, d, *tail) for d in digests]
+    return [entry_key(operation, d, str(e), *tail) for d, e in zip(digests, extra)]

@@ -134,18 +134,26 @@ class SuiteCache:
     """The output cache (``store``; ``None``: off) and progress bars of one model on one suite."""
 
     def __init__(self, suite: Suite, store: OutputStore | None = None, progress: Progress = QUIET, *,
-                 label: str | None = None, reuse_images: bool = True) -> None:
+                 label: str | None = None, reuse_images: bool = True, variant: str | None = None) -> None:
         self.suite, self.store, self.progress = suite, store, progress
         self.label = label or suite.name
         self.reuse_images = reuse_images
+        self.variant = variant
+        """A perturbation's canonical spec: its image outputs are keyed apart from the clean ones."""
         self._digests = image_digests(suite) if store is not None else None
+
+    def perturbed(self, variant: str, label: str) -> SuiteCache:
+        """The cache of the same model on the suite's images perturbed as ``variant`` says (never the clean
+        entries: ``variant`` enters every image key), its bars under ``label``; never timed, so reused."""
+        return SuiteCache(self.suite, self.store, self.progress, label=label, variant=variant)
 
     def images(self, operation: str, extra: Sequence[Any] | None = None) -> ImagePlan:
         """The plan of ``operation`` on every image of the suite (with one ``extra`` text per sample, if any)."""
         bar = self.progress.bar(self.label, LABELS.get(operation, operation))
         if self.store is None or self._digests is None:
             return ImagePlan(None, operation, None, None, bar)
-        keys = image_keys(operation, self._digests, None if extra is None else [str(e) for e in extra])
+        keys = image_keys(operation, self._digests, None if extra is None else [str(e) for e in extra],
+                          self.variant)
         found = self.store.lookup(operation, keys) if self.reuse_images else [None] * len(keys)
         return ImagePlan(self.store, operation, keys, found, bar)
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import torch
 
     from qa_gate.adapters.load import LoadedModel
+    from qa_gate.scoring.device import Device
 
 CARD_FORMAT = 1
 ROLES = ("model", "scorer")
@@ -179,7 +180,7 @@ def _card_name(role: str, demands: Sequence[Demand]) -> str:
 class RunOutputs:
     """The output cache and progress of one run: a store per model role (none when off or not cacheable)."""
 
-    def __init__(self, config: GateConfig, progress: Progress, device: torch.device, *, root: Path | None = None,
+    def __init__(self, config: GateConfig, progress: Progress, device: Device, *, root: Path | None = None,
                  where: str = "", autocast: str = "", reuse: bool = True) -> None:
         self.config, self.progress, self.device = config, progress, device
         self.root, self._where, self._autocast, self.reuse = root, where, autocast, reuse
@@ -191,7 +192,7 @@ class RunOutputs:
         """An efficiency metric times the model: it is then loaded before scoring, as without a cache."""
 
     @classmethod
-    def open(cls, config: GateConfig, overrides: Overrides, device: torch.device,
+    def open(cls, config: GateConfig, overrides: Overrides, device: Device,
              dtype: torch.dtype | None) -> RunOutputs:
         """The run's cache as the options say: ``no_cache`` turns it off, ``cache_dir`` moves it, strict mode
         (``--mm-mode strict``) reads nothing from it; ``quiet`` silences the progress."""
@@ -230,13 +231,16 @@ class RunOutputs:
         def real() -> LoadedModel:
             import torch
 
+            from qa_gate.scoring.device import as_torch
+
+            device = as_torch(self.device)
             # a stand-in may first be called inside a batch's inference mode (and autocast): load as usual
-            with torch.inference_mode(False), torch.autocast(self.device.type, enabled=False), \
+            with torch.inference_mode(False), torch.autocast(device.type, enabled=False), \
                     quiet_loading(model.adapter):
                 if role == "scorer":
-                    encoder, info = load_scorer(model, self.device)
+                    encoder, info = load_scorer(model, device)
                     return LoadedModel(info, encoder=encoder)
-                return load_model(model, self.device, demands)
+                return load_model(model, device, demands)
 
         loader = self.loaded[role] = _Loader(real)
         store = self._store(role, model)
@@ -275,6 +279,9 @@ class RunOutputs:
         if asked:
             loaded = "loaded" if any(self.model_loaded(r) for r in ROLES) else "not loaded"
             self.progress.write(f"mm-gate: output cache: {hits} of {asked} model outputs reused, model {loaded}")
+        for store in self.stores.values():
+            if store is not None:
+                store.release()  # the entries read: as large as the suites' outputs
 
 
 def cache_dir(overrides: Overrides) -> Path:

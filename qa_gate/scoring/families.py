@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qa_gate.adapters.protocols import ANSWERER, CAPTIONER, CLASSIFIER, ENCODER, Demand
+from qa_gate.metrics.plugin_metric import PLUGIN_KEY
 from qa_gate.metrics.registry import get_metric, metric_names
+from qa_gate.scoring.pope_views import ChairView, PopeView
+from qa_gate.scoring.shadow_views import (
+    AnswerAgreementView,
+    EmbeddingAgreementView,
+    LabelAgreementView,
+    ScoredAgreementView,
+    TextAgreementView,
+)
 from qa_gate.scoring.task_views import CaptionView, MultilabelView, OCRView, VQAView
 from qa_gate.scoring.views import (
     EfficiencyView,
@@ -27,7 +36,7 @@ from qa_gate.scoring.views import (
 )
 
 if TYPE_CHECKING:
-    from qa_gate.config.model import GateConfig
+    from qa_gate.config.model import GateConfig, ShadowConfig
     from qa_gate.scoring.inputs import SuiteInputs
 
 Params = Mapping[str, Any]
@@ -91,13 +100,21 @@ class Family:
     """The report section the family adds (``qa_gate.report.sections.SECTIONS``)."""
     timed: bool = False
     """Its metrics read the model's batch timings: on CUDA each batch is then synchronised."""
+    compared: Callable[[Any], list[tuple[str, str]]] | None = None
+    """Shadow families: each sample's ``(candidate output, production output)``, shown where they disagree."""
+    generated_field: str = "caption"
+    """The predictions-file field ``mm-gate predict`` writes the generated text of an image-to-text family to."""
+    params: tuple[str, ...] = ()
+    """The metric parameters its view reads: every metric of the family declares them (a plug-in too)."""
 
 
 class SuiteViews:
     """The views of one suite, each built once and shared by the metrics that read it."""
 
-    def __init__(self, inputs: SuiteInputs) -> None:
+    def __init__(self, inputs: SuiteInputs, shadow: ShadowConfig | None = None) -> None:
         self.inputs = inputs
+        self.shadow = shadow
+        """The suite's ``shadow`` section: the production outputs its agreement metrics compare with."""
         self._built: dict[tuple[str, str], tuple[Family, Any, Params]] = {}
 
     def get(self, family: Family, params: Params) -> Any:
@@ -105,6 +122,7 @@ class SuiteViews:
         key = (family.name, family.key(params))
         if key not in self._built:
             self._built[key] = (family, family.view(self, params), params)
+        self.inputs.family = family.name  # the model calls its metrics make next serve this family
         return self._built[key][1]
 
     def outputs(self) -> list[str | None]:
@@ -122,6 +140,27 @@ def _caption_view(views: SuiteViews, _: Params) -> CaptionView:
     return views.get(FAMILIES["caption"], {})
 
 
+def _pairs(view: Any) -> list[tuple[str, str]]:
+    return list(view.pairs())
+
+
+def _threshold(params: Params) -> str:
+    return f"{_prompt(params)}\0{float(params.get('threshold', 0.5))!r}"
+
+
+def _label_agreement(views: SuiteViews, params: Params) -> LabelAgreementView:
+    labels = views.get(FAMILIES["multilabel"], params)
+    return LabelAgreementView(views.inputs, views.shadow, labels, float(params.get("threshold", 0.5)))
+
+
+def _agreed_labels(view: LabelAgreementView, _: Params) -> list[str]:
+    return [candidate for candidate, _ in view.pairs()]
+
+
+def _pope_key(params: Params) -> str:
+    return f"{_prompt(params)}\0{params.get('top_k', 1)!r}"
+
+
 FAMILIES: Mapping[str, Family] = {family.name: family for family in (
     Family("alignment", (ENCODER,), "a dual encoder", lambda views, _: views.inputs),
     Family("retrieval", (ENCODER,), "a dual encoder", lambda views, _: RetrievalView(views.inputs)),
@@ -136,13 +175,42 @@ FAMILIES: Mapping[str, Family] = {family.name: family for family in (
            lambda views, params: ScoredCaptionInputs(views.inputs, _caption_view(views, params)),
            extras=_method, scored=True),
     Family("ocr", (CAPTIONER,), "an image-to-text model", lambda views, _: OCRView(views.inputs),
-           extras=_method, output=_predictions),
+           extras=_method, output=_predictions, generated_field="text"),
     Family("vqa", (ANSWERER, ENCODER), "a VQA model or a dual encoder",
            lambda views, params: VQAView(views.inputs, str(params["prompt"])), key=_prompt,
-           extras=_method, output=_predictions, section="vqa_types"),
+           extras=_method, output=_predictions, section="vqa_types", params=("prompt",)),
     Family("multilabel", (CLASSIFIER, ENCODER), "a multilabel classifier or a dual encoder",
            lambda views, params: MultilabelView(views.inputs, str(params["prompt"])), key=_prompt,
-           extras=_method, output=_predicted_labels, output_rank=1, section="label_f1"),
+           extras=_method, output=_predicted_labels, output_rank=1, section="label_f1", params=("prompt",)),
+    Family("pope", (ANSWERER, ENCODER), "a VQA model or a dual encoder",
+           lambda views, params: PopeView(views.inputs, str(params["prompt"]), int(params["top_k"])),
+           key=_pope_key, extras=_method, output=_predictions, section="pope_splits", params=("prompt", "top_k")),
+    Family("chair", (CAPTIONER,), "an image-to-text model",
+           lambda views, params: ChairView(views.inputs, _caption_view(views, params)),
+           extras=_method, output=_predictions),
+    Family("answer_agreement", (ANSWERER, ENCODER), "a VQA model or a dual encoder",
+           lambda views, params: AnswerAgreementView(views.inputs, views.shadow, views.get(FAMILIES["vqa"], params)),
+           key=_prompt, extras=_method, output=_predictions, section="agreement", compared=_pairs,
+           params=("prompt",)),
+    Family("label_agreement", (CLASSIFIER, ENCODER), "a multilabel classifier or a dual encoder", _label_agreement,
+           key=_threshold, extras=_method, output=_agreed_labels, output_rank=1, section="agreement",
+           compared=_pairs, params=("prompt",)),
+    Family("caption_agreement", (CAPTIONER,), "an image-to-text model",
+           lambda views, _: TextAgreementView(views.inputs, views.shadow, _caption_view(views, {}),
+                                              "caption_agreement"),
+           read=lambda view: view.tokenized(), extras=_method, output=_predictions, section="agreement",
+           compared=_pairs),
+    Family("text_agreement", (CAPTIONER,), "an image-to-text model",
+           lambda views, _: TextAgreementView(views.inputs, views.shadow, views.get(FAMILIES["ocr"], {}),
+                                              "text_agreement"),
+           extras=_method, output=_predictions, section="agreement", compared=_pairs, generated_field="text"),
+    Family("scored_caption_agreement", (CAPTIONER,), "an image-to-text model (and a scorer)",
+           lambda views, params: ScoredAgreementView(views.inputs, views.shadow,
+                                                     views.get(FAMILIES["caption_agreement"], {})),
+           extras=_method, scored=True, section="agreement", compared=_pairs),
+    Family("embedding_agreement", (ENCODER,), "a dual encoder",
+           lambda views, _: EmbeddingAgreementView(views.inputs, views.shadow), extras=_method,
+           section="agreement"),
 )}
 
 
@@ -164,7 +232,7 @@ def configured(config: GateConfig) -> dict[str, list[str]]:
 
 def demands(config: GateConfig) -> tuple[Demand, ...]:
     """What the configured metrics need from the checkpoint, one demand per family."""
-    return tuple(Demand(tuple(metrics), FAMILIES[name].accepts, FAMILIES[name].what)
+    return tuple(Demand(tuple(metrics), FAMILIES[name].accepts, FAMILIES[name].what, FAMILIES[name].timed)
                  for name, metrics in configured(config).items())
 
 
@@ -179,6 +247,8 @@ def sections(metrics: Sequence[tuple[str, Params]]) -> dict[str, list[str]]:
     known = set(metric_names())
     for name, definition in metrics:
         if name not in known:  # a metric of a newer or older qa_gate, in a stored run: no section
+            continue
+        if PLUGIN_KEY in definition:  # a user's plug-in: its rows are its own, not the section's
             continue
         section = family_of(name, definition).section
         if section is not None:

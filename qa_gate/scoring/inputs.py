@@ -17,6 +17,7 @@ batch holds texts of similar lengths (an adapter that trims padding pads little)
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -25,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_gate.adapters.protocols import PreparesImages
+from qa_gate.adapters.protocols import OutputRequest, PreparesImages, ServesBySample
 from qa_gate.errors import AdapterError, GateError, first_line
 from qa_gate.golden.suite import Sample, Suite, open_image
 from qa_gate.scoring.cache_plan import SuiteCache
-from qa_gate.scoring.device import inference
+from qa_gate.scoring.device import Device, inference
 from qa_gate.scoring.embeddings import normalised_float32
 from qa_gate.scoring.loader import PREFETCH_BATCHES, default_workers, load_batches
 from qa_gate.scoring.stopwatch import Stopwatch
@@ -71,7 +72,7 @@ class SuiteInputs:
     """
 
     def __init__(self, suite: Suite, model: LoadedModel, batch_size: int,
-                 device: torch.device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
+                 device: Device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
                  role: str = "model", *, workers: int | None = None, timed: bool = True) -> None:
         self.suite, self.batch_size = suite, batch_size
         self.workers, self.timed = workers or default_workers(), timed
@@ -82,6 +83,8 @@ class SuiteInputs:
         self.scorer_inputs: SuiteInputs | None = None
         """The fixed scorer's inputs on the same suite (``caption: generated``), set by ``run``."""
         self.scorer_id = ""
+        self.family = ""
+        """The metric family whose view asked last (``SuiteViews.get``), for errors of served outputs."""
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
         self._widths: dict[str, int] = {}
@@ -93,6 +96,20 @@ class SuiteInputs:
         self.stopwatches: dict[str, Stopwatch] = {}
         """One per model operation run on the suite (``image encoding``, ``generation``, ``answering``,
         ``classification``): the batches' timings and the operation's peak memory."""
+        self.image_transform: Callable[[Any, str], Any] | None = None
+        """``(image, sample id) -> image`` applied to every image as it is opened: an image perturbation
+        (``qa_gate.scoring.perturbations``); set by :meth:`perturbed`."""
+
+    def perturbed(self, transform: Callable[[Any, str], Any] | None, suite: Suite, cache: SuiteCache) -> SuiteInputs:
+        """These inputs on ``suite`` (the same samples, their texts perturbed or not) with ``transform`` applied
+        to every image (``None``: the images and their outputs are shared with these inputs), outputs cached
+        in ``cache``, never timed. The text embeddings are shared (keyed by content); so is the scorer."""
+        out = copy.copy(self)
+        out.suite, out.cache, out.timed = suite, cache, False
+        out._widths = dict(self._widths)
+        if transform is not None:
+            out.image_transform, out._images, out._outputs, out.stopwatches = transform, None, {}, {}
+        return out
 
     def _call(self, operation: str, call: Callable[..., Any], args: tuple[Any, ...], where: str,
               watch: Stopwatch | None = None) -> Any:
@@ -124,6 +141,9 @@ class SuiteInputs:
         per batch: the result is those batches as float64 arrays, all finite and of one width. An adapter
         returning anything else is refused, naming the operation and the samples.
         """
+        owner = getattr(call, "__self__", None)
+        if operation not in self._outputs and isinstance(owner, ServesBySample):
+            self._outputs[operation] = self._served(owner, operation, extra)
         if operation not in self._outputs:
             watch = self.stopwatches[operation] = Stopwatch(self.device, sync=self.timed)
             out: list[Any] = []
@@ -152,10 +172,33 @@ class SuiteInputs:
             self._outputs[operation] = out
         return self._outputs[operation]
 
+    def _served(self, owner: ServesBySample, operation: str, extra: Sequence[Any] | None) -> list[Any]:
+        """``operation``'s outputs of the whole suite from an adapter that ``ServesBySample`` (no image is
+        decoded), checked as a model's outputs are."""
+        if getattr(self, "image_transform", None) is not None:
+            raise AdapterError(f"{self.who}: serves the outputs of the suite's own images; {operation} of "
+                               f"perturbed images of suite {self.suite.name!r} cannot be looked up; gate "
+                               "perturbations with a model that runs")
+        request = OutputRequest(operation, self.suite.name, self.sample_ids,
+                                None if extra is None else tuple(extra), self.family)
+        result = self._guarded(operation, owner.outputs, (request,), f"suite {self.suite.name!r}")
+        out = self._checked(operation, result, list(self.sample_ids))
+        if operation not in PER_SAMPLE_OPERATIONS:
+            self._finite(operation, out, list(self.sample_ids), "samples")
+        return out
+
+    def _served_texts(self, texts: Sequence[str], where: str) -> Any:
+        encoder = self._encoder()
+        assert isinstance(encoder, ServesBySample)
+        request = OutputRequest("text encoding", self.suite.name, tuple(texts), None, self.family)
+        return self._guarded("text encoding", encoder.outputs, (request,), where)
+
     def _load_one(self, operation: str, prepare: Callable[[Any], Any] | None, sample: Sample) -> tuple[Any, float]:
         """In a loader worker (under inference mode): the sample's image, prepared at once when the adapter
         ``PreparesImages`` (the decode released when this returns), and the seconds preparing took."""
         image = open_image(sample, self.suite.max_pixels)
+        if self.image_transform is not None:
+            image = self.image_transform(image, sample.id)
         if prepare is None:
             return image, 0.0
         began = time.perf_counter()
@@ -232,10 +275,13 @@ class SuiteInputs:
         missing = sorted(dict.fromkeys(t for t in texts if t not in self._texts), key=len)  # similar lengths
         plan = self.cache.texts(missing)
         missing, chunks = [*plan.hits, *plan.misses], list(plan.rows)  # the cached rows first
-        for start in range(len(plan.hits), len(missing), self.batch_size):
-            batch = missing[start:start + self.batch_size]
+        served = isinstance(self.encoder, ServesBySample)  # looked up all at once
+        step = max(len(missing), 1) if served else self.batch_size
+        for start in range(len(plan.hits), len(missing), step):
+            batch = missing[start:start + step]
             where = f"{len(batch)} texts from {_listed(batch[:1])}"
-            result = self._call("text encoding", self._encoder().encode_texts, (batch,), where)
+            result = self._served_texts(batch, where) if served else \
+                self._call("text encoding", self._encoder().encode_texts, (batch,), where)
             chunks.extend(plan.done(self._checked("text encoding", result, batch)))
         plan.finish()
         if chunks:

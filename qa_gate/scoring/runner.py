@@ -14,12 +14,14 @@ import numpy as np
 from qa_gate.config.model import GateConfig, SuiteConfig
 from qa_gate.golden.suite import Sample, Suite
 from qa_gate.metrics.base import fingerprint
+from qa_gate.metrics.plugins import for_suite
 from qa_gate.metrics.registry import get_metric
 from qa_gate.metrics.tokenize import JavaMissingError
 from qa_gate.results import MetricResult, RunResult, SampleInfo, SuiteResult
-from qa_gate.scoring.device import autocast_label
+from qa_gate.scoring.device import Device, autocast_label, torch_version
 from qa_gate.scoring.families import CANDIDATE, FAMILIES, SuiteViews, family_of
 from qa_gate.scoring.inputs import SuiteInputs
+from qa_gate.scoring.perturbed import PerturbedViews, perturbation_extras
 
 if TYPE_CHECKING:
     import torch
@@ -37,27 +39,32 @@ def score_suite(suite: Suite, suite_cfg: SuiteConfig, inputs: SuiteInputs) -> Su
     """
     metrics: dict[str, MetricResult] = {}
     skipped: dict[str, str] = {}
-    views = SuiteViews(inputs)
+    compared: dict[str, tuple[tuple[str, str], ...]] = {}
+    views = SuiteViews(inputs, suite_cfg.shadow)
+    perturbed = PerturbedViews(views)  # name@P metrics read their perturbation's views
     for metric_cfg in suite_cfg.metrics:
-        metric = get_metric(metric_cfg.name)
+        metric = for_suite(metric_cfg, suite) or get_metric(metric_cfg.name)  # a plug-in: its config's class
         family = FAMILIES[metric.family_for(metric_cfg.params)]
         try:
-            view = views.get(family, metric_cfg.params)
-            stats = np.asarray(metric.per_sample(family.read(view), metric_cfg.params), dtype=np.float64)
+            view, read = perturbed.read(metric, family, metric_cfg.params)
+            stats = np.asarray(metric.per_sample(read, metric_cfg.params), dtype=np.float64)
         except JavaMissingError as exc:
-            skipped[metric.name] = str(exc)
+            skipped[metric_cfg.name] = str(exc)
             continue
         definition = metric.definition(metric_cfg.params, inputs.scorer_id if family.scored else CANDIDATE)
         definition.update(family.extras(view))
-        metrics[metric.name] = MetricResult(
-            name=metric.name, value=float(metric.aggregate(stats)),
+        definition.update(perturbation_extras(metric_cfg.params))
+        metrics[metric_cfg.name] = MetricResult(
+            name=metric_cfg.name, value=float(metric.aggregate(stats)),
             higher_is_better=metric.higher_is_better, fingerprint=fingerprint(definition),
             definition=definition, stats=stats,
             per_sample=tuple(float(v) for v in metric.sample_values(stats)),
         )
+        if family.compared is not None:
+            compared[metric_cfg.name] = tuple(family.compared(view))
     samples = tuple(SampleInfo(s.id, _shown_text(s), s.tags, out) for s, out in zip(suite.samples, views.outputs()))
     return SuiteResult(suite_cfg.name, suite_cfg.label, suite.fingerprint, samples, metrics,
-                       MappingProxyType(skipped))
+                       MappingProxyType(skipped), MappingProxyType(compared))
 
 
 def _shown_text(sample: Sample) -> str:
@@ -71,20 +78,20 @@ def _shown_text(sample: Sample) -> str:
     return ", ".join(sample.labels) if sample.labels else ""
 
 
-def environment(device: torch.device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
-    """Versions and hardware a result was measured with."""
-    import torch
-
+def environment(device: Device, dtype: torch.dtype | None, batch_size: int) -> Mapping[str, str]:
+    """Versions and hardware a result was measured with (torch's version read without importing it)."""
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "torch": torch.__version__,
+        "torch": torch_version(),
         "device": str(device),
         "autocast": autocast_label(dtype),
         "batch_size": str(batch_size),
     }
     if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
+        import torch
+
+        env["gpu"] = torch.cuda.get_device_name(str(device))
     for name, distribution in BACKEND_DISTRIBUTIONS:
         try:  # the installed metadata: importing a backend only for its version costs seconds
             env[name] = metadata.version(distribution)
@@ -102,7 +109,7 @@ def timed(suite_cfg: SuiteConfig) -> bool:
     return any(family_of(m.name, m.params).timed for m in suite_cfg.metrics)
 
 
-def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device: torch.device,
+def run(config: GateConfig, suites: Sequence[Suite], model: LoadedModel, device: Device,
         dtype: torch.dtype | None, outputs: RunOutputs | None = None) -> RunResult:
     """Score every suite of ``config`` (already loaded, verified and checked as ``suites``) with
     the capabilities ``model`` was loaded as (see ``qa_gate.adapters.load``); ``outputs``: the run's

@@ -17,17 +17,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    import torch
+
+class DeviceLike(Protocol):
+    """What a stopwatch reads of its device (a ``torch.device``, or the CPU chosen without torch)."""
+
+    @property
+    def type(self) -> str:
+        """``cpu``, ``cuda``, ..."""
 
 
 class Stopwatch:
     """``(seconds, batch_size)`` of every batch of one operation, and its peak memory in MiB."""
 
-    def __init__(self, device: torch.device, sync: bool = True) -> None:
+    def __init__(self, device: DeviceLike, sync: bool = True) -> None:
         self.device, self.sync = device, sync
+        self._name = str(device)  # what torch.cuda calls take (a CUDA device is always a torch.device)
         self.batches: list[tuple[float, int]] = []
         self.peak_memory_mb: float | None = None
         self._started = False
@@ -42,13 +48,13 @@ class Stopwatch:
 
         if self._cuda():
             if not self._started:
-                torch.cuda.reset_peak_memory_stats(self.device)
-            torch.cuda.synchronize(self.device)
+                torch.cuda.reset_peak_memory_stats(self._name)
+            torch.cuda.synchronize(self._name)
         self._started = True
         began = time.perf_counter()
         yield
         if self._cuda():
-            torch.cuda.synchronize(self.device)
+            torch.cuda.synchronize(self._name)
         self.batches.append((time.perf_counter() - began, size))
 
     def stop(self) -> None:
@@ -56,7 +62,7 @@ class Stopwatch:
         if self._cuda():
             import torch
 
-            self.peak_memory_mb = torch.cuda.max_memory_allocated(self.device) / 2**20
+            self.peak_memory_mb = torch.cuda.max_memory_allocated(self._name) / 2**20
         else:
             self.peak_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 

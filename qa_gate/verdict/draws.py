@@ -98,7 +98,7 @@ class Plan:
         base_rows = self._base_rows(base_suite, rows_list)
         if base_rows is None:
             return
-        impl = get_metric(metric.name)
+        impl = get_metric(metric.name, f"suite '{self.suite.name}'")  # a plug-in's faults name the suite
         cand = metric.stats if rows is None else metric.stats[rows]
         counted = impl.counted if isinstance(impl, CountedMetric) else None
         self.wanted[key] = Request(key, impl.aggregate, impl.mean_sufficient, np.asarray(cand, dtype=np.float64),

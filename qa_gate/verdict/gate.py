@@ -108,7 +108,7 @@ def _skipped_checks(suite: SuiteResult, metric_cfg: MetricConfig, reason: str,
 def _checks(suite: SuiteResult, metric: MetricResult, metric_cfg: MetricConfig, rows: list[int],
             base_suite: SuiteResult | None, base_metric: MetricResult | None, why: str | None,
             config: GateConfig, slice_name: str | None = None, draws: SuiteDraws | None = None) -> list[Check]:
-    impl = get_metric(metric.name)
+    impl = get_metric(metric.name, f"suite '{suite.name}'" + (f", slice {slice_name}" if slice_name else ""))
     value = float(impl.aggregate(metric.stats[rows]))
     base_rows = paired_rows(suite, base_suite, rows) if base_suite is not None else None
     base_value = (float(impl.aggregate(base_metric.stats[base_rows]))

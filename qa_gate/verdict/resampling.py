@@ -29,12 +29,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa_gate.metrics.counted import Counted, MeanCounted
+from qa_gate.threads import blas_threads
 
 Aggregate = Callable[[np.ndarray], np.ndarray]
 CHUNK_ELEMENTS = 1 << 22
 """Drawn indices per chunk of resamples (``resamples_in_chunk * n``): 32 MiB of indices, 32 MiB of counts."""
 GATHER_ELEMENTS = 1 << 22
 """Gathered statistics per ``aggregate`` call for metrics that are not mean-sufficient."""
+BLAS_THREADS: int | None = 1
+"""BLAS threads for the products of counts (``qa_gate.threads``: memory-bound, stalled by oversubscription);
+``None`` leaves the pools as they are."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,6 +216,14 @@ def resample(requests: Sequence[Request], n: int, *, resamples: int, seed: int,
         else:
             members.append((i, request.rows, *sides))
     table = _Table(members, n) if members else None
+    with blas_threads(BLAS_THREADS):
+        _draw_all(out, table, gathered, n, resamples, seed, chunk_elements)
+    return out
+
+
+def _draw_all(out: list[Resampled], table: _Table | None, gathered: list[tuple[int, Request]], n: int,
+              resamples: int, seed: int, chunk_elements: int) -> None:
+    """Draw every chunk of resamples and aggregate each request on it, into ``out``."""
     need_counts = table is not None or any(r.rows is not None for _, r in gathered)
     rng = np.random.default_rng(seed)
     start = 0
@@ -232,4 +244,3 @@ def resample(requests: Sequence[Request], n: int, *, resamples: int, seed: int,
             else:
                 _gathered_slice(request, counts, out[i], at)
         start += b
-    return out

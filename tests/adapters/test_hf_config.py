@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.tiny_chat_models import build_tiny_llava
 from support.tiny_models import (
     build_tiny_blip_vqa,
     build_tiny_multilabel_classifier,
@@ -29,9 +30,10 @@ def test_saved_checkpoints_of_each_kind(transformers_files, tmp_path: Path) -> N
         "blip_vqa": transformers_kind(str(build_tiny_blip_vqa(tmp_path / "blip"))),
         "classifier": transformers_kind(str(build_tiny_multilabel_classifier(tmp_path / "vit", ["a", "b"]))),
         "trocr": transformers_kind(str(build_tiny_trocr(tmp_path / "trocr"))),
+        "llava": transformers_kind(str(build_tiny_llava(tmp_path / "llava"))),
     }
     assert found == {"clip": "dual_encoder", "blip_vqa": "generator", "classifier": "classifier",
-                     "trocr": "generator"}
+                     "trocr": "generator", "llava": "chat"}
     assert set(found.values()) == set(KINDS)
 
 

@@ -132,7 +132,7 @@ def test_an_unknown_built_in_adapter_suggests_one() -> None:
     with pytest.raises(AdapterError) as info:
         load_model(ModelConfig(adapter="openclip", checkpoint="x"), CPU, _demands("alignment"))
     assert str(info.value) == ("model.adapter: unknown adapter 'openclip' (did you mean 'open_clip'?); "
-                               "known adapters: open_clip, transformers")
+                               "known adapters: open_clip, predictions, transformers")
 
 
 def test_open_clip_refuses_before_loading(tmp_path: Path) -> None:

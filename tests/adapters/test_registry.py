@@ -96,7 +96,7 @@ def test_the_metric_registry_keeps_its_message() -> None:
     with pytest.raises(ConfigError) as info:
         get_metric("clipscor", "thresholds.yaml: suites.a.metrics.clipscor")
     assert str(info.value).startswith("thresholds.yaml: suites.a.metrics.clipscor: unknown metric 'clipscor' "
-                                      "(did you mean 'clipscore'?); known metrics: bleu1, bleu2, ")
+                                      "(did you mean 'clipscore'?); known metrics: answer_agreement, bleu1, ")
     with pytest.raises(ConfigError, match=r"^unknown metric 'nope'; known metrics: "):
         get_metric("nope")
 

@@ -64,15 +64,19 @@ def test_shipped_thresholds_load() -> None:
     assert cfg.baseline_path == REPO / "baselines" / "baseline.json"
     assert cfg.report_path == REPO / "mm-gate-report.md"
     suite = cfg.suites[0]
-    assert [s.name for s in cfg.suites] == ["shapes", "retrieval", "vqa", "multilabel"]
+    assert [s.name for s in cfg.suites][:4] == ["shapes", "retrieval", "vqa", "multilabel"]
+    assert "pope" in [s.name for s in cfg.suites]
     assert cfg.suites[1].path == REPO / "golden" / "retrieval"
     assert (suite.name, suite.label, suite.path) == ("shapes", "golden/shapes", REPO / "golden" / "shapes")
-    assert [m.name for m in suite.metrics] == ["clipscore", "refclipscore", "cosine", "zeroshot_top1",
-                                             "zeroshot_mean_per_class_recall"]
-    assert suite.metrics[3].params["label_tag"] == "shape"
-    assert suite.metrics[2].rules == (Rule("max_drop_pct", 2.0),)
+    clean = [m for m in suite.metrics if "@" not in m.name]
+    assert [m.name for m in clean] == ["clipscore", "refclipscore", "cosine", "zeroshot_top1",
+                                       "zeroshot_mean_per_class_recall"]
+    assert clean[3].params["label_tag"] == "shape"
+    assert clean[2].rules == (Rule("max_drop_pct", 2.0),)
     assert [s.slice for s in suite.slices] == ["colour=red"]
-    assert all(m.rules for m in suite.metrics)
+    assert all(m.rules for m in clean)
+    perturbed = {m.name for m in suite.metrics} - {m.name for m in clean}
+    assert {"clipscore@jpeg_q30", "consistency@blur2"} <= perturbed  # every metric again under each perturbation
 
 
 def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
@@ -246,7 +250,7 @@ def test_unknown_model_key_suggests(tmp_path: Path) -> None:
     ("allow_pickle", "yes please", "model.allow_pickle: expected true or false, got 'yes please'"),
     ("options", [1], "model.options: expected a mapping, got a list [1]"),
     ("pretrained", 5, "model.pretrained: expected a pretrained tag, got 5"),
-    ("adapter", "open-clip", "model.adapter: expected 'open_clip', 'transformers' or a user adapter"),
+    ("adapter", "open-clip", "model.adapter: expected 'open_clip', 'transformers', 'predictions' or a user adapter"),
     ("adapter", "openclip", "got 'openclip' (did you mean 'open_clip'?)"),
     ("adapter", "pkg.mod:", "model.adapter: expected a user adapter 'package.module:attr', got 'pkg.mod:'"),
     ("adapter", ":attr", "model.adapter: expected a user adapter"),
@@ -291,7 +295,7 @@ def test_unknown_metric_suggests(tmp_path: Path) -> None:
         load_config(path)
     assert str(info.value).startswith(
         f"{path}: suites.shapes.metrics.clipscor: unknown metric 'clipscor' "
-        "(did you mean 'clipscore'?); known metrics: bleu1, bleu2, bleu3, bleu4, cer, cider, clipscore, cosine, ")
+        "(did you mean 'clipscore'?); known metrics: answer_agreement, bleu1, bleu2, bleu3, bleu4, caption_agreement, ")
 
 
 @pytest.mark.parametrize(("rules", "expected"), [
@@ -448,7 +452,8 @@ def test_override_hub_id_checkpoint_is_kept(tmp_path: Path, monkeypatch: pytest.
     (Overrides(batch_size="x"), "--mm-batch-size: expected an integer >= 1, got 'x'"),  # type: ignore[arg-type]
     (Overrides(batch_size="0"), "--mm-batch-size: expected an integer >= 1, got '0'"),  # type: ignore[arg-type]
     (Overrides(batch_size=0), "--mm-batch-size: expected an integer >= 1, got 0"),
-    (Overrides(adapter="openclip"), "--mm-adapter: expected 'open_clip', 'transformers' or a user adapter"),
+    (Overrides(adapter="openclip"),
+     "--mm-adapter: expected 'open_clip', 'transformers', 'predictions' or a user adapter"),
     (Overrides(adapter="pkg.mod:"), "--mm-adapter: expected a user adapter"),
     (Overrides(checkpoint=""), "--mm-checkpoint: expected a checkpoint path or hub id, got ''"),
     (Overrides(model_name=""), "--mm-model-name: expected a model name"),

@@ -53,7 +53,7 @@ def _gate(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_good_checkpoint_passes_the_shipped_gate(pytester: pytest.Pytester) -> None:
     result = _gate(pytester)
     assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=23)
+    result.assert_outcomes(passed=33)
     assert "✅ PASSED" in (pytester.path / "report.md").read_text()
 
 
@@ -67,7 +67,9 @@ def test_regressed_checkpoint_fails_and_the_report_names_the_slice(pytester: pyt
             "shapes::zeroshot_mean_per_class_recall::min",
             "retrieval::i2t_r1::max_drop", "retrieval::t2i_r1::min",
             "vqa::vqa_accuracy::max_drop", "vqa[question_type=what color is the]::vqa_accuracy::min",
-            "multilabel::f1_micro::max_drop", "multilabel::f1_macro::min"} <= failed
+            "multilabel::f1_micro::max_drop", "multilabel::f1_macro::min",
+            "shapes::clipscore@jpeg_q30::min", "shapes::consistency@blur2::min",
+            "pope::pope_f1::min", "pope[pope_split=adversarial]::pope_f1::min"} <= failed
     assert "shapes::zeroshot_top1::min" not in failed  # shapes are still told apart
     report = (pytester.path / "report.md").read_text()
     slices = report.split("#### Slices, worst first", 1)[1].split("\n\n", 2)[1].splitlines()

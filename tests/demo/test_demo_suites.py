@@ -19,7 +19,7 @@ from qa_gate.demo.words import WordsSettings, draw_text, samples
 from qa_gate.golden.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[2]
-NEW_SUITES = ("retrieval", "vqa", "multilabel", "words")
+NEW_SUITES = ("retrieval", "vqa", "multilabel", "words", "pope")
 
 
 def _manifest(name: str) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _leave_one_out(answer: str, answers: list[str]) -> float:
     return sum(scores) / len(scores)
 
 
-def test_the_build_knows_all_five_suites() -> None:
+def test_the_build_knows_all_six_suites() -> None:
     assert suite_names() == ("shapes", *NEW_SUITES)
 
 

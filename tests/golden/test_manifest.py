@@ -11,6 +11,7 @@ import yaml
 from PIL import Image
 
 from qa_gate.errors import GoldenError
+from qa_gate.golden.manifest import sample_entry
 from qa_gate.golden.suite import MANIFEST, load_suite, write_hashes
 
 LABELS = ["red", "green", "blue", "circle"]
@@ -106,8 +107,23 @@ def test_type_field_disagreeing_with_a_tag(tmp_path: Path) -> None:
 
 
 def test_unknown_field_suggests_a_task_field(tmp_path: Path) -> None:
+    message = _error(_suite(tmp_path, [_sample(0, answerz=["red"] * 10)]))
+    assert "unknown field 'answerz' (did you mean 'answer'?)" in message
+
+
+def test_a_list_in_the_one_answer_field_points_at_answers(tmp_path: Path) -> None:
     message = _error(_suite(tmp_path, [_sample(0, answer=["red"] * 10)]))
-    assert "unknown field 'answer' (did you mean 'answers'?)" in message
+    assert "field 'answer' must be a non-empty string" in message
+    assert "a list of human answers goes in 'answers'" in message
+
+
+def test_answer_and_objects_read_back_as_written(tmp_path: Path) -> None:
+    folder = _suite(tmp_path, [_sample(0, answer="yes", objects=["dog", "hot dog"])])
+    write_hashes(folder)
+    suite = load_suite(folder)
+    assert suite.samples[0].answer == "yes"
+    assert suite.samples[0].objects == ("dog", "hot dog")
+    assert sample_entry(suite.samples[0])["objects"] == ["dog", "hot dog"]
 
 
 def _yaml_suite(tmp_path: Path, text: str) -> Path:

@@ -14,8 +14,8 @@ from qa_gate.verdict.checks import Verdict
 
 REPO = Path(__file__).resolve().parents[2]
 REGRESSED = REPO / "qa_gate" / "demo" / "checkpoints" / "regressed"
-FAILING_LIMIT = 10 * 1024
-PASSING_LIMIT = 3 * 1024
+FAILING_LIMIT = 12 * 1024  # 28 failing checks, each one row
+PASSING_LIMIT = 3.5 * 1024
 
 
 def _delivered(tmp: Path, checkpoint: Path | None) -> tuple[Prepared, Verdict, str, str]:
@@ -48,7 +48,7 @@ def test_the_failing_demo_comment_is_short_and_summary_first(failing: tuple[Prep
     lines = comment.splitlines()
     assert lines[0] == f"## mm-gate: ❌ FAILED — {len(verdict.failures)} of {len(verdict.checks)} checks failed"
     rows = table_rows(comment, "**Failing checks**")
-    assert len(rows) == len(verdict.failures) == 19  # every failing check, once
+    assert len(rows) == len(verdict.failures) == 28  # every failing check, once
     assert rows[1][:3] == ["shapes::clipscore::max\\_drop", "1.6685", "2.2259"]
     assert rows[1][3].startswith("−0.5574 \\[−0.") and rows[1][4] == "max\\_drop 0.02 (significant)"
     assert comment.count("- ❌ **") == 0  # not a second list of the same failures
@@ -56,7 +56,7 @@ def test_the_failing_demo_comment_is_short_and_summary_first(failing: tuple[Prep
     samples = table_rows(comment, "**Most regressed samples**")
     assert len(samples) == 10 and len({(r[0], r[1]) for r in samples}) == 10  # one row per sample
     order = [comment.index(s) for s in ("**Failing checks**", "**Worst slices**", "**Most regressed samples**",
-                                        "<summary>Passing checks (4)</summary>", "<summary>Slices that moved",
+                                        "<summary>Passing checks (5)</summary>", "<summary>Slices that moved",
                                         "<summary>Per-label F1", "<summary>Fingerprints and environment")]
     assert order == sorted(order)
     assert comment.count("<details>") == comment.count("</details>") == 5  # passing, slices, flips, tables, env
@@ -78,5 +78,5 @@ def test_the_passing_demo_comment_says_nothing_moved(passing: tuple[Prepared, Ve
     assert len(comment.encode("utf-8")) <= PASSING_LIMIT
     assert comment.startswith("## mm-gate: ✅ PASSED\n")
     assert "Nothing moved beyond noise" in comment and "left out" not in comment
-    assert "<summary>Passing checks (23)</summary>" in comment
+    assert "<summary>Passing checks (33)</summary>" in comment
     assert "Most regressed samples" not in report and "Samples that flipped" not in report

@@ -51,3 +51,55 @@ def test_auto_autocast_on_cuda_prefers_bfloat16() -> None:
     assert autocast_dtype("auto", torch.device("cuda")) is expected
 
 
+
+
+def test_torch_build_is_read_without_importing_torch() -> None:
+    from qa_gate.scoring.device import torch_build, torch_version
+
+    build = torch_build()
+    assert build["__version__"] == torch.__version__ == torch_version()
+    assert (build["cuda"], build["hip"]) == (torch.version.cuda, torch.version.hip)
+
+
+def test_cpu_is_chosen_without_torch_and_becomes_the_torch_cpu() -> None:
+    from qa_gate.scoring.device import HostDevice, as_torch, choose_device
+
+    chosen = choose_device("cpu")
+    assert isinstance(chosen, HostDevice) and (chosen.type, chosen.index, str(chosen)) == ("cpu", None, "cpu")
+    assert as_torch(chosen) == torch.device("cpu") and str(chosen) == str(torch.device("cpu"))
+    assert autocast_dtype("bfloat16", chosen) is None
+    assert choose_device("auto") == resolve_device("auto")  # torch is loaded here: it is asked
+
+
+def test_cuda_ruled_out_only_when_torch_cannot_see_a_gpu() -> None:
+    from qa_gate.scoring.device import cuda_ruled_out
+
+    if cuda_ruled_out():
+        assert not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize(("build", "driver", "env", "expected"), [
+    ({"__version__": "2", "cuda": None, "hip": None}, True, {}, True),  # a CPU-only build, whatever the machine
+    ({"__version__": "2", "cuda": "13.0", "hip": None}, False, {}, True),  # no NVIDIA driver library
+    ({"__version__": "2", "cuda": "13.0", "hip": None}, True, {}, False),  # a driver: torch decides
+    ({"__version__": "2", "cuda": "13.0", "hip": None}, False, {"PYTORCH_NVML_BASED_CUDA_CHECK": "1"}, False),
+    ({"__version__": "2", "cuda": None, "hip": "6.2"}, False, {}, False),  # ROCm: torch decides
+    ({}, False, {}, False),  # version.py unreadable
+])
+def test_cuda_ruled_out_rules(monkeypatch: pytest.MonkeyPatch, build: dict, driver: bool, env: dict,
+                              expected: bool) -> None:
+    from qa_gate.scoring import device
+
+    def cdll(name: str) -> object:
+        assert name == "libcuda.so.1"
+        if not driver:
+            raise OSError(f"{name}: cannot open shared object file")
+        return object()
+
+    monkeypatch.setattr(device, "torch_build", lambda: build)
+    monkeypatch.setattr(device.ctypes, "CDLL", cdll)
+    monkeypatch.setattr(device.sys, "platform", "linux")
+    monkeypatch.delenv("PYTORCH_NVML_BASED_CUDA_CHECK", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert device.cuda_ruled_out() is expected

@@ -247,8 +247,18 @@ def _valid_stats(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
         labels = 4
         counts = rng.integers(0, 2, size=(n, 3 * labels)).astype(float)
         return np.concatenate([counts, np.full((n, 1), float(rng.integers(0, 2)))], axis=1)
-    if name in ("cer", "wer") or name.startswith("t2i_"):
+    if name in ("cer", "wer", "text_agreement", "label_agreement_micro") or name.startswith(("t2i_", "chair_")) \
+            or name == "object_recall":  # a count over a larger count
         return np.stack([rng.integers(0, 5, n), rng.integers(5, 9, n)], axis=1).astype(float)
+    if name.startswith("pope_"):  # one-hot TP/FP/TN/FN rows
+        return np.eye(4)[rng.integers(0, 4, n)]
+    if name == "label_agreement":
+        union = rng.integers(1, 6, n)
+        inter = rng.integers(0, union + 1)
+        return np.stack([inter / union, inter, union], axis=1).astype(float)
+    if name == "caption_agreement_clipscore":
+        cand, prod = rng.random(n), rng.random(n)
+        return np.stack([cand - prod, cand, prod], axis=1)
     if name.startswith(("i2t_r", "zeroshot_")):
         rank = rng.integers(1, 20, n).astype(float)
         return np.stack([(rank <= 5).astype(float), rank], axis=1)
@@ -262,7 +272,9 @@ def test_the_mean_sufficient_metrics_are_the_ratio_and_mean_ones() -> None:
     assert set(MEAN_SUFFICIENT) == {
         "f1_micro", "f1_macro", "f1_weighted", "cer", "wer", "vqa_accuracy", "clipscore", "refclipscore", "cosine",
         "i2t_r1", "i2t_r5", "i2t_r10", "i2t_mean_rank", "t2i_r1", "t2i_r5", "t2i_r10", "t2i_mean_rank",
-        "zeroshot_top1", "zeroshot_top5"}
+        "zeroshot_top1", "zeroshot_top5", "pope_accuracy", "pope_precision", "pope_recall", "pope_f1",
+        "pope_yes_ratio", "chair_i", "chair_s", "object_recall", "answer_agreement", "label_agreement",
+        "label_agreement_micro", "caption_agreement_clipscore", "text_agreement", "embedding_agreement"}
 
 
 @pytest.mark.parametrize("name", MEAN_SUFFICIENT)
@@ -286,4 +298,4 @@ def test_counted_resamples_equal_gathered_ones(name: str) -> None:
         point, gathered = paired_drops(metric.aggregate, cand, base, **kwargs)
         counted_point, counted = paired_drops(metric.aggregate, cand, base, mean_sufficient=True, **kwargs)
         assert counted_point == point
-        np.testing.assert_allclose(counted, gathered, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(counted, gathered, rtol=1e-12, atol=1e-12)

@@ -6,7 +6,12 @@ kind           serves                            loaded as
 dual encoder   encoder                           ``AutoModel`` (``CLIPModel``, ``SiglipModel``)
 classifier     classifier                        ``AutoModelForImageClassification`` (multilabel)
 generator      captioner, answerer               one model in memory, even when it does both
+chat VLM       captioner, answerer               ``AutoModelForImageTextToText`` + ``AutoProcessor``,
+                                                 prompted through the chat template (``chat.py``)
 =============  ================================  =============================================
+
+A chat VLM given ``model.options.question_prompt`` is a generator: the hand-written prompt replaces its
+chat template.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qa_gate.adapters.hf.config import CHAT, DUAL_ENCODER, GENERATOR, transformers_kind
 from qa_gate.adapters.hf.config import CLASSIFIER as CLASSIFIER_KIND
-from qa_gate.adapters.hf.config import DUAL_ENCODER, GENERATOR, transformers_kind
 from qa_gate.adapters.protocols import ANSWERER, CAPTIONER, CLASSIFIER, ENCODER, Built
 from qa_gate.config.model import ModelConfig
 
@@ -25,9 +30,10 @@ if TYPE_CHECKING:
 
 DESCRIPTIONS: Mapping[str, str] = {DUAL_ENCODER: "an image-text dual encoder",
                                    GENERATOR: "an image-to-text (generative) model",
-                                   CLASSIFIER_KIND: "an image classifier"}
+                                   CLASSIFIER_KIND: "an image classifier",
+                                   CHAT: "a chat vision-language model"}
 SERVES: Mapping[str, tuple[str, ...]] = {DUAL_ENCODER: (ENCODER,), CLASSIFIER_KIND: (CLASSIFIER,),
-                                         GENERATOR: (CAPTIONER, ANSWERER)}
+                                         GENERATOR: (CAPTIONER, ANSWERER), CHAT: (CAPTIONER, ANSWERER)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class TransformersOffer:
 
             classifier, name = load_transformers_classifier(self.model, self.device)
             return Built(name, classifier=classifier)
+        if self.kind == CHAT:
+            from qa_gate.adapters.hf.chat import load_chat
+
+            return load_chat(self.model, self.device, chosen)
         return self._load_generator(chosen)
 
     def _load_generator(self, chosen: Collection[str]) -> Built:
@@ -85,7 +95,10 @@ class TransformersBackend:
 
     def open(self, model: ModelConfig, device: torch.device) -> TransformersOffer:
         """Read the checkpoint's ``config.json`` for its kind; no weights are loaded."""
-        return TransformersOffer(model, device, transformers_kind(model.checkpoint))
+        kind = transformers_kind(model.checkpoint)
+        if kind == CHAT and "question_prompt" in model.options:
+            kind = GENERATOR
+        return TransformersOffer(model, device, kind)
 
 
 BACKEND = TransformersBackend()

@@ -19,7 +19,8 @@ from qa_gate.registry import import_backend
 DUAL_ENCODER = "dual_encoder"
 CLASSIFIER = "classifier"
 GENERATOR = "generator"
-KINDS: tuple[str, ...] = (DUAL_ENCODER, CLASSIFIER, GENERATOR)
+CHAT = "chat"
+KINDS: tuple[str, ...] = (DUAL_ENCODER, CLASSIFIER, GENERATOR, CHAT)
 
 # model_type -> class name tables of transformers' auto classes, asked in this order when
 # config.json names no architecture that transformers knows
@@ -46,13 +47,14 @@ def read_config(checkpoint: str) -> Any:
 
 
 def transformers_kind(checkpoint: str) -> str:
-    """``"dual_encoder"``, ``"classifier"`` or ``"generator"``, from ``config.json`` alone.
+    """``"dual_encoder"``, ``"classifier"``, ``"generator"`` or ``"chat"``, from ``config.json`` alone.
 
     The first of ``config.architectures`` that transformers knows decides: a class with
     ``get_image_features`` and ``get_text_features`` is a dual encoder (``CLIPModel``,
     ``SiglipModel``), a ``*ForImageClassification`` a classifier, any other class with
     ``generate`` a generator (``VisionEncoderDecoderModel``, BLIP, ``*ForConditionalGeneration``).
     Without a known architecture, ``model_type`` is looked up in the auto classes' tables.
+    A generator whose processor takes a chat template is a chat VLM (``chat_template.is_chat_vlm``).
     """
     transformers = import_backend("transformers", "transformers")
     config = read_config(checkpoint)
@@ -60,17 +62,23 @@ def transformers_kind(checkpoint: str) -> str:
     for name in architectures:
         kind = _class_kind(name, getattr(transformers, name, None))
         if kind is not None:
-            return kind
+            return _chat_or(kind, transformers, config)
     model_type = getattr(config, "model_type", None)
     kind = _model_type_kind(transformers, model_type)
     if kind is not None:
-        return kind
+        return _chat_or(kind, transformers, config)
     raise AdapterError(
         f"model.checkpoint: cannot tell what kind of model '{checkpoint}' is: its config.json names "
         f"architectures {architectures} and model_type {model_type!r}; expected an image-text dual encoder "
         "(get_image_features and get_text_features, e.g. CLIPModel), an image classifier "
         "(*ForImageClassification) or an image-to-text generator (e.g. VisionEncoderDecoderModel, "
         "BlipForQuestionAnswering)")
+
+
+def _chat_or(kind: str, transformers: Any, config: Any) -> str:
+    from qa_gate.adapters.hf.chat_template import is_chat_vlm
+
+    return CHAT if kind == GENERATOR and is_chat_vlm(transformers, config) else kind
 
 
 def _class_kind(name: str, cls: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from qa_gate.errors import GoldenError
 from qa_gate.golden.manifest import SAMPLE_KEYS
 
-LIST_FIELDS = ("references", "answers", "choices", "labels")
+LIST_FIELDS = ("references", "answers", "choices", "labels", "objects")
 TARGETS = tuple(key for key in SAMPLE_KEYS if key != "tags")
 
 

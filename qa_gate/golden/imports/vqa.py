@@ -7,8 +7,8 @@ under ``--images``. The annotations are indexed first (answers interned), then t
 
 POPE: lines ``{question_id, image, text, label}``; the tag ``pope_split`` is ``--split`` or the split
 the file name says (random, popular, adversarial), the id ``<split>-<question_id>``. ``label`` is the
-ground truth (tag ``pope_label``); until the manifest has a yes/no ``answer`` field it is also written
-as ``answers`` (ten times) with ``choices: [yes, no]``, so VQA accuracy by answer ranking is POPE accuracy.
+ground truth, written as the sample's ``answer`` (``yes`` or ``no``, lower case), which the POPE metrics
+(``qa_gate.metrics.pope``) read.
 """
 
 from __future__ import annotations
@@ -130,8 +130,7 @@ def pope(settings: ReadSettings) -> Reader:
                     label = str(_field(row, "label", where, str)).strip().lower()
                     if label not in ("yes", "no"):
                         raise GoldenError(f"{where}: question_id {qid}: label {row['label']!r}; expected yes or no")
-                    fields = {"question": _field(row, "text", where, str), "answers": [label] * HUMAN_ANSWERS,
-                              "choices": ["yes", "no"]}
+                    fields = {"question": _field(row, "text", where, str), "answer": label}
                     image = FileImage(root, inside(root, str(_field(row, "image", where, str)), where))
-                    yield Record(f"{split}-{qid}", where, image, fields, {"pope_split": split, "pope_label": label})
+                    yield Record(f"{split}-{qid}", where, image, fields, {"pope_split": split})
     return records

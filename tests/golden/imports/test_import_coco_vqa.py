@@ -135,6 +135,7 @@ def test_pope_yes_no_questions_tagged_by_split(tmp_path: Path, picture) -> None:
                         progress=None)
     samples = load_suite(done.out).samples
     assert [s.id for s in samples] == ["random-1", "random-2", "adversarial-1", "adversarial-2"]
-    assert samples[1].question == "Is there a dog in the image?" and samples[1].answers == ("no",) * 10
-    assert dict(samples[2].tags) == {"pope_split": "adversarial", "pope_label": "yes"}
+    assert samples[1].question == "Is there a dog in the image?" and samples[1].answer == "no"
+    assert samples[1].answers is None and samples[1].choices == ()
+    assert samples[2].answer == "yes" and dict(samples[2].tags) == {"pope_split": "adversarial"}
     assert len(list((done.out / "images").iterdir())) == 1  # one image file shared by the four questions

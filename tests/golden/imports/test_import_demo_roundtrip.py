@@ -51,7 +51,7 @@ def test_demo_suites_imported_through_jsonl_and_csv_get_the_shipped_verdict(tmp_
     shipped = yaml.safe_load((REPO / "thresholds.yaml").read_text(encoding="utf-8"))["suites"]
     reference = {name: {**entry, "path": str(REPO / "golden" / name)} for name, entry in shipped.items()}
     expected_checks, expected_stats = _verdict(tmp_path / "shipped", reference)
-    assert len(expected_checks) == 23
+    assert len(expected_checks) == 33
     for kind in ("jsonl", "csv"):
         imported: dict = {}
         for name, entry in shipped.items():

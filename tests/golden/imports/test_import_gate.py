@@ -37,8 +37,8 @@ def _sources(tmp: Path) -> dict[str, list[str]]:
     (q := tmp / "questions.json").write_text(json.dumps(questions))
     (a := tmp / "annotations.json").write_text(json.dumps(annotations))
     (pope := tmp / "coco_pope_popular.json").write_text("".join(
-        json.dumps({"question_id": i, "image": n, "text": f"Is there a {n.split('-')[1]} in the image?",
-                    "label": "yes"}) + "\n" for i, n in enumerate(names)))
+        json.dumps({"question_id": i, "image": n, "text": f"Is there a {'square' if i % 2 else n.split('-')[1]} in "
+                    "the image?", "label": "no" if i % 2 else "yes"}) + "\n" for i, n in enumerate(names)))
     with tarfile.open(shard := tmp / "shapes-000000.tar", "w") as tar:
         for n in names:
             for ext, data in (("png", (SHAPES / n).read_bytes()), ("txt", " ".join(n.split("-")[:2]).encode())):
@@ -60,7 +60,7 @@ def test_imported_suites_verify_and_gate_the_demo_checkpoint(tmp_path: Path, mm_
     suites = {"coco": {"metrics": {"clipscore": {"min": 1.0}}},
               "wds": {"metrics": {"clipscore": {"min": 1.0}, "i2t_r1": {"min": 0.0}}},
               "vqa": {"metrics": {"vqa_accuracy": {"prompt": "a photo of a {answer}", "min": 0.0}}},
-              "pope": {"metrics": {"vqa_accuracy": {"prompt": "{answer}", "min": 0.0}}}}
+              "pope": {"metrics": {"pope_accuracy": {"min": 0.0}}}}
     write_thresholds(tmp_path, model={"adapter": "open_clip", "checkpoint": GOOD, "device": "cpu"}, suites=suites,
                      baseline={"path": "baseline.json"}, report={"path": "report.md"})
     code, stdout, err = mm_gate("golden", "verify", "--provenance")
@@ -68,4 +68,4 @@ def test_imported_suites_verify_and_gate_the_demo_checkpoint(tmp_path: Path, mm_
     assert stdout.count("source(s) match provenance.json") == 4
     code, stdout, err = mm_gate("run", "--quiet")
     assert code == EXIT_OK, stdout + err
-    assert "coco::clipscore::min" in stdout and "pope::vqa_accuracy::min" in stdout
+    assert "coco::clipscore::min" in stdout and "pope::pope_accuracy::min" in stdout
