@@ -70,8 +70,21 @@ def run_inputs(config: GateConfig, suites: Sequence[Suite]) -> tuple[Input, ...]
         if model is not None:
             found += [Input(what, path, folder=path.is_dir())
                       for path in _on_disk((model.checkpoint, model.pretrained), base)]
+    if config.model.adapter == "predictions":
+        found += [Input("a sidecar of the predictions file", side)
+                  for path in _on_disk((config.model.checkpoint,), base) for side in _sidecars(path)]
+    for suite_cfg in config.suites:
+        if suite_cfg.shadow is not None:
+            found += [Input(f"the shadow reference of suite '{suite_cfg.name}'", path)
+                      for path in (suite_cfg.shadow.reference, *_sidecars(suite_cfg.shadow.reference))]
     found.append(Input("the sign-off records", _work_tree(base) / SIGNOFFS, folder=True))
     return tuple(found)
+
+
+def _sidecars(path: Path) -> list[Path]:
+    """The sidecars a predictions file may have (``preds.jsonl.settings.json``, ``preds.jsonl.*.npy``)."""
+    return [path.with_name(f"{path.name}.{tail}") for tail in ("settings.json", "image_embedding.npy",
+                                                                "text_embedding.npy")]
 
 
 def _on_disk(locations: Iterable[str | None], base: Path) -> list[Path]:

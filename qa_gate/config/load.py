@@ -312,8 +312,8 @@ def _slices(raw: Any, where: Where, suite: str, metrics: Mapping[str, tuple[Metr
                 raise (at / metric).error(
                     f"'{metric}' is not a metric of suite '{suite}'{did_you_mean(metric, metrics)}; "
                     f"a slice gates the suite's own metrics: {names}")
-            parent, inherited = metrics[metric]
-            home = Where(None, f"suites.{suite}.metrics.{metric}")
+            (parent, inherited), base = metrics[metric], metric.partition("@")[0]  # name@P: the clean one's params
+            home = Where(None, f"suites.{suite}.metrics.{base if base in metrics else metric}")
             _, found, settings = metric_entry(metric, entry, at / metric, home)
             configs.append(MetricConfig(metric, parent.params, gate.rules(found, {**inherited, **settings})))
         slices.append(SliceConfig(name, key, value, tuple(configs)))

@@ -47,6 +47,8 @@ class Kind:
     expected: str
     integer: bool = False
     words: tuple[str, ...] = ()
+    seeded: bool = False
+    """Whether it draws from ``gate.seed``; the others get seed 0, so the bootstrap's seed leaves them unchanged."""
 
 
 def _number(low: float, high: float, *, low_open: bool = True, high_open: bool = False) -> Callable[[Any], bool]:
@@ -60,14 +62,16 @@ def _number(low: float, high: float, *, low_open: bool = True, high_open: bool =
 KINDS: Mapping[str, Kind] = {
     "jpeg": Kind("image", _number(1, 95, low_open=False), "an integer quality in [1, 95]", integer=True),
     "gaussian_blur": Kind("image", _number(0, 100), "a sigma in (0, 100] pixels"),
-    "gaussian_noise": Kind("image", _number(0, 1), "a standard deviation in (0, 1] on [0, 1] pixel values"),
+    "gaussian_noise": Kind("image", _number(0, 1), "a standard deviation in (0, 1] on [0, 1] pixel values",
+                           seeded=True),
     "center_crop": Kind("image", _number(0, 1, high_open=True), "a kept fraction of each side in (0, 1)"),
     "rotate": Kind("image", lambda v: 0 < abs(v) < 360, "degrees in (-360, 360), not 0"),
     "brightness": Kind("image", lambda v: v > 0 and v != 1, "a factor > 0, not 1 (1 is the original)"),
     "downscale": Kind("image", _number(0, 1, high_open=True), "a scale factor in (0, 1)"),
     "text_case": Kind("text", lambda v: False, "'lower' or 'upper'", words=("lower", "upper")),
     "text_punctuation": Kind("text", lambda v: False, "'strip'", words=("strip",)),
-    "text_typo": Kind("text", _number(0, 0.5), "a rate in (0, 0.5]: the share of words given one typo"),
+    "text_typo": Kind("text", _number(0, 0.5), "a rate in (0, 0.5]: the share of words given one typo",
+                      seeded=True),
 }
 """Every perturbation kind (``qa_gate.scoring.perturbations`` applies them)."""
 
@@ -103,7 +107,7 @@ def parse_perturbations(raw: Any, where: Where, seed: int) -> tuple[Perturbation
         if kind is None:
             raise (at / kind_name).error(f"unknown perturbation kind '{kind_name}'{did_you_mean(kind_name, KINDS)}; "
                                          f"expected one of {one_of(KINDS)}")
-        out.append(Perturbation(name, kind_name, _value(kind, value, at / kind_name), seed))
+        out.append(Perturbation(name, kind_name, _value(kind, value, at / kind_name), seed if kind.seeded else 0))
     return tuple(out)
 
 

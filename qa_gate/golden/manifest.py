@@ -244,7 +244,8 @@ def parse_head(data: Mapping[str, Any], keys: tuple[str, ...], version_key: str,
             labels = ()
     kind = data.get("kind", "golden")
     if kind not in KINDS:
-        problems.add(f"{where}: 'kind' must be {one_of(KINDS)}, got {show(kind)}")
+        hint = did_you_mean(kind, KINDS) if isinstance(kind, str) else ""
+        problems.add(f"{where}: 'kind' must be {one_of(KINDS)}, got {show(kind)}{hint}")
         kind = "golden"
     return Head(description, labels, kind)
 

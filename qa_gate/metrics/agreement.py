@@ -199,6 +199,7 @@ class CaptionAgreementBleu4(_Shadow, Bleu4):
     name: ClassVar[str] = "caption_agreement_bleu4"
     family: ClassVar[str] = "caption_agreement"
     needs: ClassVar[tuple[str, ...]] = ()
+    agreed: ClassVar[float | None] = None  # a sample's BLEU-4 of two identical captions under 4 tokens is not 1
 
 
 class TextAgreement(_Shadow, CER):

@@ -59,3 +59,5 @@ METRICS: Registry[type[Metric]] = Registry("metric", {
     "embedding_agreement": "qa_gate.metrics.agreement:EmbeddingAgreement",
 }, ConfigError)
 """Each metric name and the class that computes it; a metric is a fresh instance of its class."""
+CONSISTENCY = "consistency"
+"""The base name of ``consistency@P`` (``qa_gate.metrics.consistency``): no clean metric of its own."""

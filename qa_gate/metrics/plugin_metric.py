@@ -154,6 +154,14 @@ class PluginMetric(Metric[Any]):
         value = self._aggregated(stats)
         twice = self._aggregated(np.stack([stats, stats]))
         if value.shape == () and twice.shape == (2,) and np.allclose(twice, value, equal_nan=True):
+            if self.mean_sufficient:  # the bootstrap then aggregates each resample's [1, k] mean row
+                mean = self._aggregated(stats.mean(axis=-2, keepdims=True))
+                if mean.shape != () or not np.allclose(mean, value, equal_nan=True):
+                    raise self._fault(
+                        f"declares mean_sufficient = True, but aggregate of the mean row ([1, {stats.shape[1]}] "
+                        f"statistics) gives {np.round(mean, 6).tolist()} where the rows give "
+                        f"{np.round(value, 6).tolist()}; expected the same value (a mean, or a ratio of sums), or "
+                        "set mean_sufficient = False")
             return
         raise self._fault(f"aggregate is not vectorised over leading axes: the rows stacked twice "
                           f"({[2, *stats.shape]} statistics) gave shape {list(twice.shape)} "

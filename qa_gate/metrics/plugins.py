@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import re
 import sys
 from collections.abc import Collection, Mapping
@@ -30,7 +31,7 @@ from qa_gate.config.model import RULE_KINDS, RULE_SETTINGS, USER_ADAPTER
 from qa_gate.config.values import Where, describe
 from qa_gate.errors import ConfigError, did_you_mean, first_line
 from qa_gate.metrics.base import Metric
-from qa_gate.metrics.builtin import METRICS
+from qa_gate.metrics.builtin import CONSISTENCY, METRICS
 from qa_gate.metrics.plugin_metric import PLUGIN_KEY, Plugin, PluginMetric
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
         _points = {}
         for point in importlib.metadata.entry_points(group=GROUP):
             dist = f" of distribution '{point.dist.name}'" if point.dist is not None else ""
-            if point.name in METRICS:
+            if point.name in METRICS or point.name == CONSISTENCY:
                 _point_problems.append(f"the entry point '{point.name} = {point.value}'{dist} (group {GROUP}) "
                                        f"takes the name of the built-in metric '{point.name}'; rename the plug-in")
             elif point.name in _points and _points[point.name].value != point.value:
@@ -166,8 +167,10 @@ def _load(target: str, where: str, entry_name: str | None, distribution: str | N
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # ImportError, or whatever the module raises while it runs
+        hint = (f"; a module of your own is imported from the folder you run from ({os.getcwd()}) or PYTHONPATH"
+                if isinstance(exc, ModuleNotFoundError) and f"{module_name}.".startswith(f"{exc.name}.") else "")
         raise ConfigError(f"{at}cannot import '{module_name}' for metric plug-in '{target}': "
-                          f"{type(exc).__name__}: {first_line(exc)}") from exc
+                          f"{type(exc).__name__}: {first_line(exc)}{hint}") from exc
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
         got = "nothing of that name" if cls is None else describe(cls)
@@ -178,7 +181,7 @@ def _load(target: str, where: str, entry_name: str | None, distribution: str | N
         raise ConfigError(f"{at}metric plug-in '{target}': {attr}() raised {type(exc).__name__}: "
                           f"{first_line(exc)}; expected a class built without arguments") from exc
     values = _checked(made, target, at)
-    if values["name"] in METRICS:
+    if values["name"] in METRICS or values["name"] == CONSISTENCY:  # consistency@P would be two metrics
         raise ConfigError(f"{at}metric plug-in '{target}' declares the name '{values['name']}' of a built-in metric; "
                           "a plug-in cannot replace one: give it another name")
     if entry_name is not None and values["name"] != entry_name:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa_gate.metrics.base import Metric
-from qa_gate.metrics.builtin import METRICS
+from qa_gate.metrics.builtin import CONSISTENCY, METRICS
 
 __all__ = ["CONSISTENCY", "METRICS", "base_metric", "get_metric", "metric_names"]
 
@@ -17,8 +17,6 @@ def metric_names() -> tuple[str, ...]:
     return tuple(sorted({*METRICS.names(), *plugin_names()}))
 
 
-CONSISTENCY = "consistency"
-"""The base name of ``consistency@P`` (``qa_gate.metrics.consistency``): no clean metric of its own."""
 
 
 def base_metric(name: str) -> tuple[str, str | None]:

@@ -93,10 +93,10 @@ def slice_points(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResu
                  base_metric: MetricResult | None, groups: Mapping[str, list[int]] | None = None) -> list[SliceDelta]:
     """Every tag slice of one metric with the baseline's value when comparable, without intervals
     (``groups``: ``slice_rows(suite)``, computed once by the caller)."""
-    impl = get_metric(metric.name, f"suite '{suite.name}', its tag slices")  # a plug-in's faults name the suite
     index = {s.id: i for i, s in enumerate(base_suite.samples)} if base_suite is not None else None
     out = []
     for name, rows in (slice_rows(suite) if groups is None else groups).items():
+        impl = get_metric(metric.name, f"suite '{suite.name}', tag slice {name}")  # a plug-in's faults name it
         value = float(impl.aggregate(metric.stats[rows]))
         found = [index.get(suite.samples[i].id) for i in rows] if index is not None else [None]
         if base_metric is None or any(j is None for j in found):

@@ -154,6 +154,16 @@ def test_question_prompt_takes_the_hand_written_path(tmp_path: Path, images) -> 
     assert len(got) == 3 and all(got)
 
 
+def test_question_prompt_answers_only_and_refuses_captions_before_loading(tmp_path: Path) -> None:
+    # the plain captioner would call generate with no prompt at all (it crashed inside transformers)
+    folder = build_tiny_llava(tmp_path / "plain", template=None)
+    with pytest.raises(AdapterError) as info:
+        load_model(_config(folder, question_prompt="USER: <image>\n{question} ASSISTANT:"), CPU, BOTH)
+    message = str(info.value)
+    assert "prompted by model.options.question_prompt (answers only" in message and "bleu4" in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize(("options", "key", "shown"), [
     ({"caption_prompt": ""}, "caption_prompt", "''"),
     ({"system_prompt": 3}, "system_prompt", "3"),

@@ -183,11 +183,12 @@ def test_a_generator_that_captions_and_answers_is_one_model(blip_vqa: Path) -> N
 
 
 def test_every_transformers_kind_is_described_and_serves_something() -> None:
-    from qa_gate.adapters.hf.backend import DESCRIPTIONS, SERVES
+    from qa_gate.adapters.hf.backend import DESCRIPTIONS, PROMPTED, SERVES
     from qa_gate.adapters.hf.config import KINDS
 
-    assert set(SERVES) == set(DESCRIPTIONS) == set(KINDS)
-    assert all(SERVES[kind] and set(SERVES[kind]) <= set(ANY) for kind in KINDS)
+    kinds = {*KINDS, PROMPTED}  # PROMPTED: a chat VLM given model.options.question_prompt
+    assert set(SERVES) == set(DESCRIPTIONS) == kinds
+    assert all(SERVES[kind] and set(SERVES[kind]) <= set(ANY) for kind in kinds)
 
 
 def test_without_demands_a_checkpoint_loads_as_the_first_thing_it_serves(blip_vqa: Path) -> None:

@@ -120,7 +120,7 @@ def test_the_float32_baseline_gives_the_float64_verdict(tmp_path: Path) -> None:
 
 def test_the_demo_baseline_reads_and_keeps_its_values_in_the_pair(tmp_path: Path) -> None:
     demo = FileBaselineStore(REPO / "baselines" / "baseline.json").read()
-    assert demo is not None and {s.name for s in demo.suites} == {"shapes", "retrieval", "vqa", "multilabel"}
+    assert demo is not None and {s.name for s in demo.suites} == {"shapes", "retrieval", "vqa", "multilabel", "pope"}
     store = FileBaselineStore(tmp_path / "baseline.json")
     store.write(demo)
     back = store.read()

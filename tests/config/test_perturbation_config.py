@@ -31,19 +31,34 @@ def test_each_perturbation_rescores_the_suite_but_efficiency_and_adds_consistenc
                      "clipscore@jpeg_q30", "zeroshot_top1@jpeg_q30", "consistency@jpeg_q30",
                      "clipscore@caps", "consistency@caps"]  # a text perturbation: alignment and retrieval only
     by_name = {m.name: m for m in suite.metrics}
-    jpeg = {"name": "jpeg_q30", "kind": "jpeg", "value": 30, "seed": 5}
+    jpeg = {"name": "jpeg_q30", "kind": "jpeg", "value": 30, "seed": 0}  # not seeded: gate.seed 5 is not in it
     assert dict(by_name["clipscore@jpeg_q30"].params) == {**by_name["clipscore"].params, "perturbation": jpeg}
     assert [(r.kind, r.value) for r in by_name["clipscore@jpeg_q30"].rules] == [("min", 1.5), ("max_drop", 0.1)]
     assert by_name["zeroshot_top1@jpeg_q30"].rules == ()  # scored and reported, not gated
     assert dict(by_name["consistency@jpeg_q30"].params)["of"] == "clipscore"
-    assert suite.perturbations == (Perturbation("jpeg_q30", "jpeg", 30, 5), Perturbation("caps", "text_case",
-                                                                                         "upper", 5))
+    assert suite.perturbations == (Perturbation("jpeg_q30", "jpeg", 30, 0), Perturbation("caps", "text_case",
+                                                                                         "upper", 0))
+
+
+def test_only_the_random_kinds_carry_the_gate_seed(tmp_path: Path) -> None:
+    # gate.seed is also the bootstrap's: changing it must not make a JPEG or blur baseline incomparable
+    suite = _load(tmp_path, {"j": {"jpeg": 30}, "b": {"gaussian_blur": 2}, "n": {"gaussian_noise": 0.1},
+                             "t": {"text_typo": 0.1}})
+    assert {p.name: p.seed for p in suite.perturbations} == {"j": 0, "b": 0, "n": 5, "t": 5}
 
 
 def test_a_slice_gates_a_perturbed_metric(tmp_path: Path) -> None:
     suite = _load(tmp_path, {"blur": {"gaussian_blur": 2}}, slices={"colour=red": {"consistency@blur": {"min": 0.5}}})
     (rule,) = suite.slices[0].metrics[0].rules
     assert (suite.slices[0].metrics[0].name, rule.kind, rule.value) == ("consistency@blur", "min", 0.5)
+
+
+def test_a_parameter_on_a_sliced_perturbed_metric_points_at_the_clean_metric(tmp_path: Path) -> None:
+    # suites.s.metrics.clipscore@blur.prefix is refused too: the hint must name the clean metric
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, {"blur": {"gaussian_blur": 2}}, slices={"colour=red": {"clipscore@blur": {"prefix": "x"}}})
+    assert "suites.s.slices.colour=red.clipscore@blur.prefix: 'prefix' is a parameter of clipscore@blur; " \
+           "parameters belong on the suite metric (suites.s.metrics.clipscore.prefix)" in str(error.value)
 
 
 @pytest.mark.parametrize(("perturbations", "metrics", "message"), [

@@ -119,6 +119,18 @@ def test_a_reference_that_does_not_cover_the_suite_stops_the_run_before_scoring(
         prepare(_project(tmp_path))
 
 
+def test_no_output_overwrites_the_production_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qa_gate.cli import main
+
+    thresholds = str(_project(tmp_path))
+    before = (tmp_path / "production.jsonl").read_bytes()
+    for command in (["run", "--verdict"], ["run", "--report"], ["predict", "--out"]):
+        assert main([*command[:1], "--thresholds", thresholds, *command[1:], str(tmp_path / "production.jsonl")]) == 4
+        error = capsys.readouterr().err
+        assert "would overwrite an input of this run: it is the shadow reference of suite 'traffic'" in error, command
+    assert (tmp_path / "production.jsonl").read_bytes() == before
+
+
 def test_shadow_config_mistakes_are_one_clear_line(tmp_path: Path) -> None:
     path = _project(tmp_path, shadow={"reference": "missing.jsonl"})
     with pytest.raises(ConfigError, match=r"suites\.traffic\.shadow\.reference: missing\.jsonl does not exist"):

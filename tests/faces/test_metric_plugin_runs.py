@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,16 @@ def test_a_plugin_that_fails_while_scoring_is_named_exit_4(project: Path, cls: s
     assert err.startswith("mm-gate: error: metric plug-in '") and f"(qa_plug.broken:{cls})" in err
     assert SCORING_FAULTS[cls] in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_non_finite_aggregate_on_a_tag_slice_names_the_slice(project: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    thresholds(project, {"qa_plug.broken:NanInResamples": {"min": 0.0}})  # its one hit is red-0: 0 / 0 elsewhere
+    assert main(["run"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert re.search(r"\(qa_plug\.broken:NanInResamples\), suite 'tiny', tag slice colour=(green|blue): aggregate "
+                     r"returned nan for the \[2, 2\] rows", err), err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_non_finite_aggregate_in_a_bootstrap_resample_is_named(project: Path,

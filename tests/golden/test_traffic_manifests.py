@@ -51,3 +51,9 @@ def test_a_manifest_without_kind_is_golden_and_an_unknown_kind_is_refused(tmp_pa
     assert load_suite(_suite(tmp_path / "g", MANIFEST, plain)).kind == "golden"
     with pytest.raises(GoldenError, match=r"'kind' must be one of golden, traffic.*'shadow'|'kind' must be"):
         load_suite(_suite(tmp_path / "b", MANIFEST, plain.replace("samples:", "kind: shadow\nsamples:")))
+
+
+def test_a_mistyped_kind_gets_a_suggestion(tmp_path: Path) -> None:
+    plain = render_yaml(Head(), SAMPLES)
+    with pytest.raises(GoldenError, match=r"got 'trafic' \(str\) \(did you mean 'traffic'\?\)"):
+        load_suite(_suite(tmp_path / "t", MANIFEST, plain.replace("samples:", "kind: trafic\nsamples:")))

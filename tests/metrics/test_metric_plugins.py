@@ -17,6 +17,7 @@ from qa_gate.config.load import load_config
 from qa_gate.config.model import GateConfig
 from qa_gate.errors import ConfigError
 from qa_gate.golden.suite import Suite
+from qa_gate.metrics import plugins
 from qa_gate.metrics.plugin_metric import PluginMetric
 from qa_gate.metrics.plugins import for_suite
 from qa_gate.metrics.registry import get_metric, metric_names
@@ -104,6 +105,23 @@ def test_a_plugin_gets_the_builtin_bootstrap_on_its_own_aggregate(site: Path, ta
     np.testing.assert_allclose(ours[1], theirs[1], atol=1e-12)
 
 
+def test_a_plugin_declaring_mean_sufficient_must_aggregate_the_mean_row_alike(site: Path) -> None:
+    # the bootstrap would aggregate each resample's [1, k] mean row: a sum there is n times too small
+    (site / "site" / "qa_plug" / "summed.py").write_text(
+        "import numpy as np\nfrom qa_plug.metrics import ShareAbove\n\n\nclass CountAbove(ShareAbove):\n"
+        "    name = 'count_above'\n    mean_sufficient = True\n\n"
+        "    def aggregate(self, stats):\n        return np.asarray(stats)[..., 0].sum(axis=-1)\n")
+    metric_cfg = config(site, {"qa_plug.summed:CountAbove": {}}).suites[0].metrics[0]
+    inputs = Embeddings(40, 1)
+    metric = for_suite(metric_cfg, suite_of(inputs.sample_ids))
+    count = float(((inputs.images * inputs.texts).sum(axis=1) > 0.0).sum())
+    assert count > 1  # so the mean row's value (count / 40) differs
+    with pytest.raises(ConfigError, match=rf"declares mean_sufficient = True, but aggregate of the mean row "
+                                          rf"\(\[1, 1\] statistics\) gives {count / 40:g} where the rows give "
+                                          rf"{count}; expected the same value"):
+        metric.per_sample(inputs, metric_cfg.params)
+
+
 def test_a_changed_plugin_class_is_a_changed_definition_to_the_bar(site: Path) -> None:
     target = config(site, {"qa_plug.metrics:ShareAbove": {"min": 0.5}}, "target.yaml", "thresholds.yaml (main)")
     branch = config(site, {"qa_plug.metrics:ShareAboveToo": {"min": 0.5}})
@@ -137,6 +155,27 @@ def test_an_inline_plugin_cannot_take_an_entry_points_name_for_another_class(sit
                                           r"'share_above', which the installed entry point 'share_above = "
                                           r"qa_plug.metrics:ShareAboveToo' \(group qa_gate.metrics\) already gives"):
         config(site, {"qa_plug.metrics:ShareAbove": {}})
+
+
+def test_a_plugin_cannot_be_named_consistency(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # its consistency@P would silently be replaced by the built-in consistency@P of the same name
+    (site / "site" / "qa_plug" / "named.py").write_text(
+        "from qa_plug.metrics import ShareAbove\n\n\nclass Consistency(ShareAbove):\n    name = 'consistency'\n")
+    with pytest.raises(ConfigError, match="declares the name 'consistency' of a built-in metric"):
+        config(site, {"qa_plug.named:Consistency": {}})
+    write_plugin_package(site / "site", {"consistency": "qa_plug.named:Consistency"})
+    monkeypatch.setattr(plugins, "_points", None)  # read the entry points again
+    monkeypatch.setattr(plugins, "_point_problems", [])
+    with pytest.raises(ConfigError, match="entry point 'consistency = qa_plug.named:Consistency'.* takes the name "
+                                          "of the built-in metric 'consistency'"):
+        config(site, {"cosine": {}}, name="other.yaml")
+
+
+def test_a_module_not_found_says_where_modules_are_imported_from(site: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot import 'nowhere_pkg\.rms' .* ModuleNotFoundError: No module named "
+                                          r"'nowhere_pkg'; a module of your own is imported from the folder you run "
+                                          r"from \(.+\) or PYTHONPATH$"):
+        config(site, {"nowhere_pkg.rms:RmsCosine": {}})
 
 
 def test_a_plugin_of_a_family_whose_inputs_read_a_parameter_must_declare_it(site: Path) -> None:

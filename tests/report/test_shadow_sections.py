@@ -100,6 +100,23 @@ def test_micro_label_agreement_slices_are_ratios_of_sums() -> None:
     assert slices == {"category=a": f"{1 / 3:.4f}", "category=b": f"{3 / 5:.4f}"}
 
 
+def test_identical_short_captions_agree_under_bleu4() -> None:
+    from qa_gate.metrics.text import bleu_from_totals
+    from qa_gate.report.disagreements import agreement_table
+
+    pairs = [("a red circle", "a red circle"), ("a blue square", "a blue box"), ("two cats", "two  cats")]
+    stats = np.array([[3, 2, 1, 0, 3, 2, 1, 0, 3, 3],  # n-grams correct, guessed, lengths
+                      [2, 1, 0, 0, 3, 2, 1, 0, 3, 3],
+                      [2, 1, 0, 0, 2, 1, 0, 0, 2, 2]], dtype=np.float64)
+    values = [float(v) for v in bleu_from_totals(stats, 4)]
+    assert values[0] < 0.5  # equal captions without a 4-gram: a sample's own BLEU-4 is far below 1
+    tags = [{"device": "ios"}, {"device": "web"}, {"device": "web"}]
+    run = shadow_run({"caption_agreement_bleu4": (values, True)}, {"caption_agreement_bleu4": pairs}, tags,
+                     stats={"caption_agreement_bleu4": stats})
+    table = agreement_table(run.suites[0], "caption_agreement_bleu4")
+    assert table is not None and table.disagree == 1 and [r.sample_id for r in table.rows] == ["s1"]
+
+
 def test_html_shows_the_disagreements_with_thumbnails_and_escapes_outputs(tmp_path: Path) -> None:
     pairs = [*ANSWERS]
     pairs[1] = (HOSTILE, "red")

@@ -10,8 +10,8 @@ chat VLM       captioner, answerer               ``AutoModelForImageTextToText``
                                                  prompted through the chat template (``chat.py``)
 =============  ================================  =============================================
 
-A chat VLM given ``model.options.question_prompt`` is a generator: the hand-written prompt replaces its
-chat template.
+A chat VLM given ``model.options.question_prompt`` is a generator that answers only (``PROMPTED``): the
+hand-written prompt replaces its chat template, and without a template nothing would prompt a caption.
 """
 
 from __future__ import annotations
@@ -28,12 +28,18 @@ from qa_gate.config.model import ModelConfig
 if TYPE_CHECKING:
     import torch
 
+PROMPTED = "prompted_chat"
+"""A chat VLM given ``model.options.question_prompt``: loaded as a generator, serving answers only."""
 DESCRIPTIONS: Mapping[str, str] = {DUAL_ENCODER: "an image-text dual encoder",
                                    GENERATOR: "an image-to-text (generative) model",
                                    CLASSIFIER_KIND: "an image classifier",
-                                   CHAT: "a chat vision-language model"}
+                                   CHAT: "a chat vision-language model",
+                                   PROMPTED: "a chat vision-language model prompted by model.options.question_prompt "
+                                             "(answers only; without question_prompt it captions through its chat "
+                                             "template)"}
 SERVES: Mapping[str, tuple[str, ...]] = {DUAL_ENCODER: (ENCODER,), CLASSIFIER_KIND: (CLASSIFIER,),
-                                         GENERATOR: (CAPTIONER, ANSWERER), CHAT: (CAPTIONER, ANSWERER)}
+                                         GENERATOR: (CAPTIONER, ANSWERER), CHAT: (CAPTIONER, ANSWERER),
+                                         PROMPTED: (ANSWERER,)}
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class TransformersBackend:
         """Read the checkpoint's ``config.json`` for its kind; no weights are loaded."""
         kind = transformers_kind(model.checkpoint)
         if kind == CHAT and "question_prompt" in model.options:
-            kind = GENERATOR
+            kind = PROMPTED
         return TransformersOffer(model, device, kind)
 
 

@@ -11,6 +11,7 @@ Nothing here checks a value's type: ``qa_gate.adapters.predictions.table`` does.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -40,9 +41,10 @@ def read_jsonl(path: Path) -> Rows:
         for number, raw in enumerate(handle, start=1):
             where = f"line {number}"
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a Windows export's BOM
             except UnicodeDecodeError as exc:
-                raise AdapterError(f"{shown(path)}: {where}: not UTF-8 text ({first_line(exc)})") from None
+                raise AdapterError(f"{shown(path)}: {where}: not UTF-8 text ({first_line(exc)})"
+                                   f"{_utf16(raw if number == 1 else b'')}") from None
             if not line.strip():
                 continue
             try:
@@ -57,13 +59,22 @@ def read_jsonl(path: Path) -> Rows:
     return rows
 
 
+def _utf16(start: bytes) -> str:
+    """A hint for a file that starts with a UTF-16 byte order mark (Windows PowerShell's ``>`` writes one)."""
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "; it is UTF-16 text: save it as UTF-8"
+    return ""
+
+
 def read_csv(path: Path) -> Rows:
     """A header row, then one row per prediction; empty cells are values the row does not give."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise AdapterError(f"{shown(path)}: not UTF-8 text ({first_line(exc)})") from None
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+        raise AdapterError(f"{shown(path)}: not UTF-8 text ({first_line(exc)}){_utf16(exc.object)}") from None
+    # csv splits rows at \r and \n only (str.splitlines would also split a cell holding U+2028 or NEL)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    limit = csv.field_size_limit(max(csv.field_size_limit(), min(len(text), 2**31 - 1)))  # a wide embedding cell
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
@@ -85,6 +96,8 @@ def read_csv(path: Path) -> Rows:
                                  if cell != ""}))
     except csv.Error as exc:
         raise AdapterError(f"{shown(path)}: line {reader.line_num}: not valid CSV ({first_line(exc)})") from None
+    finally:
+        csv.field_size_limit(limit)
     if not rows:
         raise AdapterError(f"{shown(path)}: holds a header ({', '.join(names)}) and no rows; expected one row per "
                            "sample")

@@ -100,7 +100,8 @@ def read_predictions(path: Path) -> PredictionTable:
         raise AdapterError(f"{shown(path)}: a predictions file must end in .jsonl, .csv or .parquet "
                            f"(got {path.suffix or 'no suffix'!r})")
     if not path.is_file():
-        raise AdapterError(f"{shown(path)}: no such predictions file")
+        what = "a folder, not a predictions file" if path.is_dir() else "no such predictions file"
+        raise AdapterError(f"{shown(path)}: {what}")
     rows = reader(path)
     if not rows:
         raise AdapterError(f"{shown(path)}: holds no rows (an empty file); expected one row per sample, "
@@ -260,6 +261,8 @@ def align(table: PredictionTable, sample_ids: Sequence[str], suite: str,
     if missing:
         parts.append(f"{len(missing)} of the {len(sample_ids)} samples of suite {suite!r} have no row "
                      f"({listed(missing)})")
+        if table.suites is not None and not rows:  # a file written for other suites
+            parts.append(f"its rows name suite(s) {listed(sorted(set(table.suites)))}, not {suite!r}")
     if unknown:
         whose = f"suite {suite!r}" if table.suites is not None or not elsewhere else "any gated suite"
         parts.append(f"{len(unknown)} row id(s){of} are no sample of {whose} ({listed(unknown)}, first on "

@@ -254,3 +254,17 @@ def test_perturbed_images_cannot_be_looked_up(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(AdapterError, match=r"serves the outputs of the suite's own images; image encoding of "
                                            r"perturbed images of suite 'tiny' cannot be looked up"):
         score(prepare(thresholds))
+
+
+def test_no_output_overwrites_a_sidecar_of_the_predictions_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from qa_gate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path, {"cosine": {"min": -1.0}})
+    for option, side in (("--report", "preds.jsonl.settings.json"), ("--verdict", "preds.jsonl.image_embedding.npy")):
+        assert main(["run", option, side]) == 4
+        error = capsys.readouterr().err
+        assert f"would overwrite an input of this run: it is a sidecar of the predictions file ({tmp_path / side})" \
+            in error
+        assert not (tmp_path / side).exists()

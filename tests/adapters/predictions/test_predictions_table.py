@@ -177,3 +177,59 @@ def test_settings_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(AdapterError, match=r"'answer': expected one of generation, answering, classification "
                                            r"\(did you mean 'answering'\?\)"):
         read_predictions(path)
+
+
+def test_a_windows_export_reads_as_the_plain_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rows = [{"id": "a", "answer": "red"}, {"id": "b", "answer": "blue"}]
+    plain = read_predictions(write_jsonl(tmp_path / "plain.jsonl", rows))
+    (tmp_path / "win.jsonl").write_bytes(b"\xef\xbb\xbf" + b"".join(json.dumps(r).encode() + b"\r\n" for r in rows))
+    (tmp_path / "win.csv").write_bytes(b"\xef\xbb\xbfid,answer\r\na,red\r\nb,blue\r\n")
+    for name in ("win.jsonl", "win.csv"):
+        table = read_predictions(tmp_path / name)  # a UTF-8 BOM and CRLF line ends, as Windows tools write
+        assert table.ids == plain.ids and table.columns["answer"] == plain.columns["answer"], name
+
+
+def test_a_csv_cell_holding_a_unicode_line_separator_stays_one_cell(tmp_path: Path) -> None:
+    answers = ["red\u2028circle", "blue\x85", "green\x0cx"]
+    with (tmp_path / "preds.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)  # quotes no cell: only \r, \n, quotes and commas are special to CSV
+        writer.writerow(["id", "answer"])
+        writer.writerows([[f"s{i}", a] for i, a in enumerate(answers)])
+    table = read_predictions(tmp_path / "preds.csv")
+    assert table.ids == ("s0", "s1", "s2") and list(table.columns["answer"]) == answers
+    assert table.where == ("line 2", "line 3", "line 4")
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "preds.jsonl").mkdir()
+    with pytest.raises(AdapterError, match=r"^preds\.jsonl: a folder, not a predictions file$"):
+        read_predictions(tmp_path / "preds.jsonl")
+
+
+def test_a_file_of_other_suites_names_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    table = read_predictions(write_jsonl(tmp_path / "preds.jsonl", [{"id": "a", "suite": "vqa", "answer": "x"}]))
+    with pytest.raises(AdapterError, match=r"^preds\.jsonl: 1 of the 1 samples of suite 'traffic' have no row "
+                                           r"\('a'\); its rows name suite\(s\) 'vqa', not 'traffic'; expected"):
+        table.aligned(["a"], "traffic")
+
+
+@pytest.mark.parametrize("name", ["preds.jsonl", "preds.csv"])
+def test_a_utf16_export_is_named_as_utf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = '{"id": "a", "answer": "red"}\r\n' if name.endswith(".jsonl") else "id,answer\r\na,red\r\n"
+    (tmp_path / name).write_bytes(text.encode("utf-16"))  # what Windows PowerShell's '>' writes
+    with pytest.raises(AdapterError, match=r"not UTF-8 text \(.*\); it is UTF-16 text: save it as UTF-8$"):
+        read_predictions(tmp_path / name)
+
+
+def test_a_csv_embedding_wider_than_the_csv_field_limit_reads(tmp_path: Path) -> None:
+    vector = [0.1234567890123456 + i for i in range(8192)]  # ~170 kB of JSON text in one cell
+    with (tmp_path / "preds.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["id", "image_embedding"], ["a", json.dumps(vector)]])
+    assert len(json.dumps(vector)) > csv.field_size_limit()
+    before = csv.field_size_limit()
+    assert read_predictions(tmp_path / "preds.csv").columns["image_embedding"][0].tolist() == vector
+    assert csv.field_size_limit() == before  # the module-wide limit is restored

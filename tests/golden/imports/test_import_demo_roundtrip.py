@@ -19,7 +19,7 @@ from qa_gate.pipeline import judge, prepare, score
 REPO = Path(__file__).resolve().parents[3]
 GOOD = REPO / "qa_gate" / "demo" / "checkpoints" / "good"
 COLUMNS = ("id", "image", "caption", "references", "question", "answers", "question_type", "answer_type",
-           "choices", "labels", "text", "tags")
+           "choices", "labels", "text", "answer", "objects", "tags")
 
 
 def _export(name: str, folder: Path) -> tuple[Path, Path, tuple[str, ...] | None]:
