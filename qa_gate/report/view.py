@@ -13,6 +13,7 @@ from typing import Any
 
 from qa_gate.report.disagreements import AgreementTable, agreement_tables
 from qa_gate.report.formatting import MISSING, format_definition
+from qa_gate.report.hallucinations import HallucinationTable, hallucination_tables
 from qa_gate.report.notices import shared_text_note, too_small_notes
 from qa_gate.report.output_diffs import OutputChange, output_changes
 from qa_gate.report.robustness import RobustnessTable, robustness_table
@@ -103,6 +104,8 @@ class SuiteView:
     shared_texts: str | None = None
     """Why retrieval counts ties against the model here (several images share a caption), else ``None``."""
     agreement: tuple[AgreementTable, ...] = ()
+    hallucinations: tuple[HallucinationTable, ...] = ()
+    """CHAIR suites: the captions naming objects the image does not hold (``qa_gate.report.hallucinations``)."""
     """Shadow suites: per agreement metric, the samples where candidate and production disagree."""
     output_changes: tuple[OutputChange, ...] = ()
     """The samples whose output changed most since the baseline (old → new), even when the aggregates hold."""
@@ -184,6 +187,7 @@ def suite_view(verdict: Verdict, suite: SuiteResult,
         all_slices=tuple(every), slices_quiet=sum(1 for s in every if s.baseline != MISSING and not s.moved),
         compared=compared, columns=_columns((*samples, *flips), bool(wanted.get("vqa_types"))),
         shared_texts=shared_text_note(suite), agreement=agreement_tables(suite, wanted.get("agreement", ())),
+        hallucinations=hallucination_tables(suite, wanted.get("hallucinations", ())),
         output_changes=output_changes(verdict, suite), robustness=robustness_table(suite),
     )
 

@@ -187,7 +187,7 @@ FAMILIES: Mapping[str, Family] = {family.name: family for family in (
            key=_pope_key, extras=_method, output=_predictions, section="pope_splits", params=("prompt", "top_k")),
     Family("chair", (CAPTIONER,), "an image-to-text model",
            lambda views, params: ChairView(views.inputs, _caption_view(views, params)),
-           extras=_method, output=_predictions),
+           extras=_method, output=_predictions, section="hallucinations", compared=_pairs),
     Family("answer_agreement", (ANSWERER, ENCODER), "a VQA model or a dual encoder",
            lambda views, params: AnswerAgreementView(views.inputs, views.shadow, views.get(FAMILIES["vqa"], params)),
            key=_prompt, extras=_method, output=_predictions, section="agreement", compared=_pairs,

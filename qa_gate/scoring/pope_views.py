@@ -111,3 +111,15 @@ class ChairView:
     def objects(self) -> list[tuple[str, ...]]:
         """Each sample's ground-truth objects."""
         return [tuple(s.objects or ()) for s in self._inputs.suite.samples]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Per sample, the object categories its caption mentions that are not in the image (first mention
+        order) and the categories that are, comma-joined: what the report's CHAIR section shows."""
+        from qa_gate.metrics.chair_words import category, mentions, vocabulary
+
+        vocab, out = vocabulary(), []
+        for caption, objects in zip(self.predictions(), self.objects()):
+            truth = {category(name, vocab) for name in objects} - {None}
+            wrong = dict.fromkeys(c for c in mentions(caption, vocab) if c not in truth)
+            out.append((", ".join(wrong), ", ".join(sorted(str(c) for c in truth))))
+        return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +23,9 @@ from qa_gate.errors import GoldenError
 from qa_gate.golden.suite import load_suite, open_image, write_hashes
 from qa_gate.metrics.pope import queried_object
 from qa_gate.pipeline import prepare, score
+from qa_gate.report.hallucinations import hallucination_tables
+from qa_gate.report.html import _environment as html_environment
+from qa_gate.report.markdown import markdown_environment
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = REPO / "qa_gate" / "demo" / "checkpoints" / "good"
@@ -156,6 +160,19 @@ def test_chair_on_a_user_captioner_equals_the_hand_count(tmp_path: Path, monkeyp
     assert [s.output for s in result.samples][:2] == ["Two dogs and a bench."] * 2
     assert result.metrics["chair_i"].definition["generation"] == {"rule": "red or not"}
     assert result.metrics["chair_s"].higher_is_better is False
+    # the report's CHAIR section: the hallucinating captions, most invented objects first
+    (table,) = hallucination_tables(result, ["chair_i"])
+    assert [(r.sample_id, r.hallucinated, r.objects) for r in table.rows] == [
+        ("green", "cat, couch, person", ""), ("red2", "bench", "dog, tv")]
+    assert (table.captions, table.hidden) == (4, 0)
+    assert dict(table.invented) == {"bench": 1, "cat": 1, "couch": 1, "person": 1}
+    text = markdown_environment().get_template("hallucinations.md.j2").render(
+        suite=SimpleNamespace(hallucinations=(table,)))
+    assert "2 of 4 captions name at least one object the image does not hold" in text
+    assert "| green | A cat on a couch with a person. | cat, couch, person |  |" in text
+    page = html_environment().get_template("hallucinations.html.j2").render(
+        suite=SimpleNamespace(hallucinations=(table,)))
+    assert page.count("<tr><td>") == 2 and "<td>cat, couch, person</td>" in page
 
 
 def test_chair_on_a_tiny_captioner_equals_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
