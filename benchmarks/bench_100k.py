@@ -36,36 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 from bench_scale import CHECKPOINT, Stages, _mb  # noqa: E402
 from scale_suite import build_suite  # noqa: E402
+from scale_suite import write_thresholds as scale_thresholds  # noqa: E402
 
 
 def write_thresholds(project: Path, suite: Path, batch_size: int) -> Path:
     """``bench_scale``'s rules without retrieval, on the suite."""
-    text = f"""version: 1
-model:
-  adapter: open_clip
-  checkpoint: {CHECKPOINT}
-  device: cpu
-  batch_size: {batch_size}
-baseline:
-  path: baselines/baseline.json
-report:
-  path: report.md
-suites:
-  scale:
-    path: {suite}
-    metrics:
-      clipscore: {{min: 0.0, max_drop: 0.02}}
-      refclipscore: {{min: 0.0, max_drop: 0.02}}
-      cosine: {{max_drop_pct: 2}}
-      zeroshot_top1: {{label_tag: shape, min: 0.0, max_drop: 0.03}}
-      zeroshot_mean_per_class_recall: {{label_tag: colour, min: 0.0, max_drop: 0.05}}
-    slices:
-      colour=red:
-        clipscore: {{min: 0.0, max_drop: 0.05}}
-"""
-    path = project / "thresholds.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return scale_thresholds(project, suite, CHECKPOINT, batch_size, retrieval=False)
 
 
 def fill(thresholds: Path, dim: int) -> None:

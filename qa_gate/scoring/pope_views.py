@@ -99,6 +99,7 @@ class ChairView:
     def __init__(self, inputs: SuiteInputs, captions: CaptionView) -> None:
         self._inputs, self._captions = inputs, captions
         self.sample_ids = inputs.sample_ids
+        self._pairs: list[tuple[str, str]] | None = None
 
     def method(self) -> dict[str, Any]:
         """The decoding settings the captions depend on."""
@@ -115,11 +116,13 @@ class ChairView:
     def pairs(self) -> list[tuple[str, str]]:
         """Per sample, the object categories its caption mentions that are not in the image (first mention
         order) and the categories that are, comma-joined: what the report's CHAIR section shows."""
-        from qa_gate.metrics.chair_words import category, mentions, vocabulary
+        if self._pairs is None:  # once per suite, not once per CHAIR metric
+            from qa_gate.metrics.chair_words import category, mentions, vocabulary
 
-        vocab, out = vocabulary(), []
-        for caption, objects in zip(self.predictions(), self.objects()):
-            truth = {category(name, vocab) for name in objects} - {None}
-            wrong = dict.fromkeys(c for c in mentions(caption, vocab) if c not in truth)
-            out.append((", ".join(wrong), ", ".join(sorted(str(c) for c in truth))))
-        return out
+            vocab, out = vocabulary(), []
+            for caption, objects in zip(self.predictions(), self.objects()):
+                truth = {category(name, vocab) for name in objects} - {None}
+                wrong = dict.fromkeys(c for c in mentions(caption, vocab) if c not in truth)
+                out.append((", ".join(wrong), ", ".join(sorted(str(c) for c in truth))))
+            self._pairs = out
+        return list(self._pairs)

@@ -3,20 +3,19 @@ and gives the cold run's outputs, values and definitions (decoding settings and 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import yaml
+from support.predictions import demo_suite
 from support.project import write_thresholds
 from support.tiny_models import build_tiny_blip_vqa, build_tiny_multilabel_classifier
 
 import qa_gate.adapters.load as load
 from qa_gate.config.model import Overrides
-from qa_gate.golden.suite import load_suite, write_hashes
+from qa_gate.golden.suite import load_suite
 from qa_gate.pipeline import prepare, score
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,16 +25,7 @@ MODEL = {"adapter": "transformers", "checkpoint": "ckpt", "device": "cpu", "batc
 
 def _project(root: Path, suite: str, build: Callable[[Path], Any], metrics: dict, keep: int) -> Path:
     """The first ``keep`` samples of a demo suite, a tiny checkpoint ``ckpt`` and thresholds gating ``metrics``."""
-    target = root / "golden" / suite
-    shutil.copytree(REPO / "golden" / suite, target)
-    data = yaml.safe_load((target / "manifest.yaml").read_text(encoding="utf-8"))
-    data["samples"] = data["samples"][:keep]
-    (target / "manifest.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    kept = {s["image"] for s in data["samples"]}
-    for image in (target / "images").iterdir():
-        if f"images/{image.name}" not in kept:
-            image.unlink()
-    write_hashes(target)
+    demo_suite(root, suite, keep)
     build(root / "ckpt")
     return write_thresholds(root, model=MODEL, suites={suite: {"metrics": metrics}}, baseline={"path": "b.json"})
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import os
 from pathlib import Path
 
 import pytest
 import yaml
-from support.gitproject import GATE, git
+from support.gitproject import GATE, git, init_repository
 
 from qa_gate.report.terminal import BAR_TITLE
 
@@ -25,15 +24,9 @@ def _edit(root: Path, brightness: float) -> None:
 @pytest.fixture
 def pr(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """Main gates the tiny project on clipscore under ``dark: {brightness: 0.3}``; branch ``pr`` is checked out."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in ("GITHUB_BASE_REF", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS", "CI"):
-        monkeypatch.delenv(key, raising=False)
     root = gate_project.path
     _edit(root, 0.3)
-    (root / ".gitignore").write_text("report.md\n__pycache__/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.name", "Test"), git(root, "config", "user.email", "test@example.com")
+    init_repository(root, monkeypatch)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "project")
     git(root, "checkout", "-qb", "pr")

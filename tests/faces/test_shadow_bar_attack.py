@@ -7,11 +7,10 @@ branch ``pr`` rewrites that file (or points the suite at another one) and the re
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import yaml
-from support.gitproject import GATE, git
+from support.gitproject import GATE, git, init_repository
 from support.project import TINY_CLIP
 from support.shadow import write_rows
 
@@ -23,10 +22,6 @@ from qa_gate.report.terminal import BAR_TITLE
 def shadowed(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The tiny project plus suite ``shadowed`` (golden/tiny against ``production.jsonl``), committed on main;
     branch ``pr`` checked out."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for key in ("GITHUB_BASE_REF", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS", "CI"):
-        monkeypatch.delenv(key, raising=False)
     root = gate_project.path
     width = json.loads(TINY_CLIP.read_text())["model_cfg"]["embed_dim"]
     ids = [s.id for s in load_suite(root / "golden" / "tiny").samples]
@@ -35,9 +30,7 @@ def shadowed(gate_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
     data["suites"]["shadowed"] = {"path": "golden/tiny", "shadow": {"reference": "production.jsonl"},
                                   "metrics": {"embedding_agreement": {"min": -1.0}}}
     (root / "thresholds.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    (root / ".gitignore").write_text("report.md\n__pycache__/\n")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.name", "Test"), git(root, "config", "user.email", "test@example.com")
+    init_repository(root, monkeypatch)
     gate_project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=5)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "project, shadow suite and baseline")

@@ -21,16 +21,21 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
-def commit_gate_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """Commit the tiny project on ``main`` with its baseline recorded there (no user or system git config)."""
+def init_repository(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``git init`` on ``main`` in ``root`` with a test identity, no user or system git config, no CI variables."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for key in ("GITHUB_BASE_REF", "GITHUB_STEP_SUMMARY", "PYTEST_ADDOPTS", "CI"):
         monkeypatch.delenv(key, raising=False)
-    root = project.path
     (root / ".gitignore").write_text("report.md\n__pycache__/\n")
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.name", "Test"), git(root, "config", "user.email", "test@example.com")
+
+
+def commit_gate_project(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """Commit the tiny project on ``main`` with its baseline recorded there (no user or system git config)."""
+    root = project.path
+    init_repository(root, monkeypatch)
     project.runpytest_subprocess(*GATE, "--mm-update-baseline").assert_outcomes(passed=4)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "project and baseline")
