@@ -205,8 +205,8 @@ def in_process(project: Path, thresholds: Path) -> Stages:
             verdict = judge(prepared, run)
     stages.extra["resolve"] = judged.get(RESOLVE, 0.0)
     stages.extra["diffs"] = sum(judged.get(target, 0.0) for target in DIFFS)
-    with stages.stage("report (deliver)"):
-        deliver(prepared, verdict, html=None, update_baseline=False)
+    with stages.stage("report + verdict file (deliver)"):
+        deliver(prepared, verdict, html=None, update_baseline=False, verdict_file=project / "mm-gate-verdict.json")
     stages.extra["checks"] = len(verdict.checks)
     return stages
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_gate.baseline.canonical import canonical_dumps
 from qa_gate.baseline.sidecar import SidecarInvalid, SuiteSamples, decode_samples, encode_samples
 from qa_gate.errors import BaselineError
 from qa_gate.results import (
@@ -70,7 +71,7 @@ def run_to_json(run: RunResult) -> dict[str, Any]:
 
 def dumps(run: RunResult) -> str:
     """The single-file (version 1) baseline text: stable key order, one trailing newline."""
-    return json.dumps(run_to_json(run), indent=1, sort_keys=True) + "\n"
+    return canonical_dumps(run_to_json(run)) + "\n"
 
 
 def run_from_json(data: Any, source: str) -> RunResult:
@@ -117,7 +118,7 @@ def encode(run: RunResult, samples_name: str) -> Encoded:
             for suite in run.suites
         },
     }
-    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    text = canonical_dumps(data) + "\n"
     return Encoded(text.encode("utf-8"), samples_name, blob)
 
 

@@ -36,9 +36,11 @@ class Masks:
     def __init__(self) -> None:
         self._buffer: np.ndarray | None = None
 
-    def counts(self, values: np.ndarray, hi: np.ndarray, lo: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    def counts(self, values: np.ndarray, hi: np.ndarray, lo: np.ndarray, dim: int,
+               weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per line of the float32 tile ``values`` (a row for ``dim=1``, a column for ``dim=0``): how many entries
-        are above ``hi``, and the undecided ones (``lo <= value <= hi``) as ``[k, 2]`` ``(line, index)`` pairs."""
+        are above ``hi`` (each counting ``weight`` of its index along the line, 1 when ``None``), and the
+        undecided ones (``lo <= value <= hi``) as ``[k, 2]`` ``(line, index)`` pairs."""
         size = -(-values.size // 8) * 8  # whole 64-bit words
         if self._buffer is None or self._buffer.shape[1] < size:
             self._buffer = np.zeros((2, size), dtype=np.bool_)
@@ -46,7 +48,12 @@ class Masks:
         shape = (-1, 1) if dim == 1 else (1, -1)
         np.greater(values, hi.reshape(shape), out=above)
         np.greater_equal(values, lo.reshape(shape), out=reach)
-        count = above.view(np.uint8).sum(axis=dim, dtype=np.int32)
+        if weight is None:
+            count = above.view(np.uint8).sum(axis=dim, dtype=np.int32)
+        else:  # products of 0/1 and counts through BLAS: exact while the sums stay below 2^24 (float32)
+            kind = np.float32 if int(weight.sum()) < 2 ** 24 else np.float64
+            as_float, w = above.astype(kind), weight.astype(kind)
+            count = np.rint(as_float @ w if dim == 1 else w @ as_float).astype(np.int64)
         words = [m[:size].view(np.uint64) for m in self._buffer]
         found = np.flatnonzero(words[0] != words[1])  # words holding an undecided entry (reach and not above)
         if not len(found):
@@ -70,10 +77,11 @@ def _norms(x: np.ndarray, block: int) -> np.ndarray:
 
 
 def redone(pairs: np.ndarray, lines: int, first: int, thr: np.ndarray, vectors: np.ndarray,
-           right: np.ndarray) -> np.ndarray:
+           right: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Per line of a tile (``vectors[first + line]`` against the rows of ``right``), how many of its undecided
-    entries ``pairs`` (``[k, 2]`` (line, index)) reach ``thr`` in float64; a line with ``HEAVY_ROW`` or more
-    by one float64 product with ``right``, the others by one float64 dot product each."""
+    entries ``pairs`` (``[k, 2]`` (line, index)) reach ``thr`` in float64, each counting ``weight[index]``
+    (1 when ``None``); a line with ``HEAVY_ROW`` or more by one float64 product with ``right``, the others by
+    one float64 dot product each."""
     out = np.zeros(lines, dtype=np.int64)
     per_line = np.bincount(pairs[:, 0], minlength=lines)
     is_heavy = per_line >= HEAVY_ROW
@@ -88,20 +96,88 @@ def redone(pairs: np.ndarray, lines: int, first: int, thr: np.ndarray, vectors: 
             band = np.zeros((len(chosen), len(right)), dtype=np.bool_)
             band[where[mine[:, 0]], mine[:, 1]] = True
             exact = vectors[first + chosen].astype(np.float64) @ wide.T
-            out[chosen] += ((exact >= thr[first + chosen, None]) & band).sum(axis=1)
+            hits = (exact >= thr[first + chosen, None]) & band
+            out[chosen] += hits.sum(axis=1) if weight is None else hits.astype(np.int64) @ weight
         pairs = pairs[~is_heavy[pairs[:, 0]]]
     step = max(1, PAIR_CHUNK // max(1, vectors.shape[1]))
     for p in range(0, len(pairs), step):
         r, t = pairs[p:p + step, 0], pairs[p:p + step, 1]
-        np.add.at(out, r, _dots(vectors[first + r], right[t]) >= thr[first + r])
+        ok = _dots(vectors[first + r], right[t]) >= thr[first + r]
+        np.add.at(out, r, ok if weight is None else ok * weight[t])
     return out
+
+
+def distinct_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For rows of ``x`` with bitwise duplicates: the first row of each distinct value, each row's distinct
+    index, and each distinct value's count; ``None`` when every row is distinct."""
+    if len(x) < 2:
+        return None
+    view = np.ascontiguousarray(x).view(np.dtype((np.void, x.dtype.itemsize * x.shape[1])))[:, 0]
+    _, first, inverse, counts = np.unique(view, return_index=True, return_inverse=True, return_counts=True)
+    if len(first) == len(x):
+        return None
+    return first, inverse.reshape(-1), counts
+
+
+class _Lines:
+    """One direction's counts: per line, the float64 threshold, its float32 brackets, and the count so far."""
+
+    def __init__(self, thr: np.ndarray, err: np.ndarray) -> None:
+        self.thr, self.hi, self.lo = thr, outward(thr + err, True), outward(thr - err, False)
+        self.count = np.zeros(len(thr), dtype=np.int64)
+
+    def tile(self, masks: Masks, sims: np.ndarray, dim: int, lines: tuple[int, np.ndarray],
+             others: tuple[int, np.ndarray, np.ndarray | None], block: int) -> None:
+        """Count one tile into these lines: ``sims`` has the lines (``lines``: the first, and every line's
+        vectors) along dim 0; the other side (its first, vectors and weights) along dim 1; ``dim`` says which
+        axis of the tile as computed the lines are (1: rows)."""
+        first, vectors = lines
+        start, right, weights = others
+        weight = None if weights is None else weights[start:start + block]
+        above, pairs = masks.counts(sims if dim == 1 else sims.T, self.hi[first:first + block],
+                                    self.lo[first:first + block], dim, weight)
+        self.count[first:first + block] += above
+        if len(pairs):
+            self.count[first:first + block] += redone(pairs, sims.shape[0], first, self.thr, vectors,
+                                                      right[start:start + block], weight)
+
+
+def _sweep(q: np.ndarray, t: np.ndarray, masked: tuple[np.ndarray, np.ndarray], block: int,
+           fwd: _Lines | None, rev: _Lines | None, weights: tuple[np.ndarray | None, np.ndarray | None]) -> None:
+    """Every ``block x block`` tile of ``q x t`` (float32 products; the ``masked`` (row, column) pairs, sorted by
+    row, never count): per row of ``q`` into ``fwd``, per row of ``t`` into ``rev``, each entry counting the
+    weight of the other side's row (``weights``: of ``q``'s rows, of ``t``'s; ``None``: 1)."""
+    q32, t32 = q.astype(np.float32, copy=False), t.astype(np.float32, copy=False)
+    q_weight, t_weight = weights
+    masks = Masks()
+    buffer = np.empty(min(block, len(q)) * min(block, len(t)), dtype=np.float32)
+    for c in range(0, len(t), block):
+        right = t32[c:c + block]
+        for a in range(0, len(q), block):
+            left = q32[a:a + block]
+            sims = buffer[:len(left) * len(right)].reshape(len(left), len(right))
+            np.matmul(left, right.T, out=sims)
+            lo, hi = np.searchsorted(masked[0], [a, a + block])
+            rows, cols = masked[0][lo:hi], masked[1][lo:hi]
+            inside = (cols >= c) & (cols < c + block)
+            sims[rows[inside] - a, cols[inside] - c] = -np.inf  # positives never count as negatives
+            if fwd is not None:
+                fwd.tile(masks, sims, 1, (a, q), (c, t, t_weight), block)
+            if rev is not None:
+                rev.tile(masks, sims.T, 0, (c, t), (a, q, q_weight), block)
 
 
 def host_positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, *, block: int,
                         reverse: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``ranking.positive_ranks`` on the CPU with numpy: the same ranks, the same arguments."""
+    """``ranking.positive_ranks`` on the CPU with numpy: the same ranks, the same arguments.
+
+    Rows that are bitwise duplicates (a caption shared by many images, the same image twice) give equal
+    similarities, so each direction is counted against the *distinct* rows of the other side, each counting
+    as many times as it occurs: a tie-heavy suite costs what its distinct rows cost, not a float64 recount of
+    every tied entry. A duplicate of a line's own positive has the positive's float64 cosine, so it is
+    decided from ``pos`` without a product.
+    """
     q, t = np.asarray(queries), np.asarray(targets)  # the given dtype: the float64 rule reads these
-    q32, t32 = q.astype(np.float32, copy=False), t.astype(np.float32, copy=False)
     owner = np.asarray(owner, dtype=np.int64)
     nq, nt = len(q), len(t)
     pos = np.concatenate([_dots(q[a:a + block], t[owner[a:a + block]]) for a in range(0, nq, block)]) if nq \
@@ -112,32 +188,48 @@ def host_positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndar
     has_positive = np.isfinite(best)
     gamma = error_bound(q.shape[1] if q.ndim == 2 else 1)
     tmax, qmax = (float(tn.max()) if nt else 0.0), (float(qn.max()) if nq else 0.0)
-    fwd_thr = pos - TIE_TOL
-    rev_thr = np.where(has_positive, best - TIE_TOL, np.inf)
-    fwd_err, rev_err = gamma * qn * tmax, gamma * tn * qmax
-    fwd_hi, fwd_lo = outward(fwd_thr + fwd_err, True), outward(fwd_thr - fwd_err, False)
-    rev_hi, rev_lo = outward(rev_thr + rev_err, True), outward(rev_thr - rev_err, False)
-    fwd, rev = np.zeros(nq, dtype=np.int64), np.zeros(nt, dtype=np.int64)
-    masks = Masks()
-    buffer = np.empty(min(block, nq) * min(block, nt), dtype=np.float32)
-    for c in range(0, nt, block):
-        right = t32[c:c + block]
-        for a in range(0, nq, block):
-            left = q32[a:a + block]
-            sims = buffer[:len(left) * len(right)].reshape(len(left), len(right))
-            np.matmul(left, right.T, out=sims)
-            own = owner[a:a + block]
-            rows = np.flatnonzero((own >= c) & (own < c + block))
-            sims[rows, own[rows] - c] = -np.inf  # positives never count as negatives
-            above, pairs = masks.counts(sims, fwd_hi[a:a + block], fwd_lo[a:a + block], 1)
-            fwd[a:a + block] += above
-            if len(pairs):
-                fwd[a:a + block] += redone(pairs, len(left), a, fwd_thr, q, t[c:c + block])
-            if reverse:
-                above, pairs = masks.counts(sims, rev_hi[c:c + block], rev_lo[c:c + block], 0)
-                rev[c:c + block] += above
-                if len(pairs):
-                    rev[c:c + block] += redone(pairs, len(right), c, rev_thr, t, q[a:a + block])
+    fwd = _Lines(pos - TIE_TOL, gamma * qn * tmax)
+    rev = _Lines(np.where(has_positive, best - TIE_TOL, np.inf), gamma * tn * qmax)
+    rows = np.arange(nq, dtype=np.int64)
+    t_dups = distinct_rows(t) if nq and nt else None
+    q_dups = distinct_rows(q) if nq and nt and reverse else None
+    if t_dups is None and q_dups is None:
+        _sweep(q, t, (rows, owner), block, fwd, rev if reverse else None, (None, None))
+    else:
+        _forward(q, t, owner, t_dups, block, fwd)
+        if reverse:
+            _reverse(q, t, owner, pos, q_dups, block, rev)
     if not reverse:
-        return fwd + 1, np.zeros(nt, dtype=np.int64)
-    return fwd + 1, np.where(has_positive, rev + 1, 0)
+        return fwd.count + 1, np.zeros(nt, dtype=np.int64)
+    return fwd.count + 1, np.where(has_positive, rev.count + 1, 0)
+
+
+def _forward(q: np.ndarray, t: np.ndarray, owner: np.ndarray,
+             dups: tuple[np.ndarray, np.ndarray, np.ndarray] | None, block: int, fwd: _Lines) -> None:
+    """Forward counts alone, against the distinct targets: a copy of a query's positive target ties with it."""
+    rows = np.arange(len(q), dtype=np.int64)
+    if dups is None:
+        _sweep(q, t, (rows, owner), block, fwd, None, (None, None))
+        return
+    first, inverse, counts = dups
+    _sweep(q, t[first], (rows, inverse[owner]), block, fwd, None, (None, counts))
+    fwd.count += counts[inverse[owner]] - 1  # the other copies: the positive's own cosine, >= pos - TIE_TOL
+
+
+def _reverse(q: np.ndarray, t: np.ndarray, owner: np.ndarray, pos: np.ndarray,
+             dups: tuple[np.ndarray, np.ndarray, np.ndarray] | None, block: int, rev: _Lines) -> None:
+    """Reverse counts alone, against the distinct queries: a copy of one of a target's positives that another
+    target owns has that positive's cosine."""
+    rows = np.arange(len(q), dtype=np.int64)
+    if dups is None:
+        _sweep(q, t, (rows, owner), block, None, rev, (None, None))
+        return
+    first, inverse, counts = dups
+    pair = inverse * len(t) + owner  # (distinct query, target) of every positive
+    keys, owned = np.unique(pair, return_counts=True)
+    value = np.full(len(keys), -np.inf)
+    np.maximum.at(value, np.searchsorted(keys, pair), pos)
+    _sweep(q[first], t, (keys // len(t), keys % len(t)), block, None, rev, (counts, None))
+    target = keys % len(t)
+    others = counts[keys // len(t)] - owned  # copies of that query owned by other targets
+    np.add.at(rev.count, target, np.where(value >= rev.thr[target], others, 0))

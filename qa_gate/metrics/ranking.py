@@ -17,13 +17,14 @@ positive target ``owner[j]`` is ``1 +`` the other targets whose float64 cosine i
 So no float64 copy of the embeddings and no ``n_queries x n_targets`` matrix is ever held: per
 tile, one float32 block of similarities and a few boolean masks of it.
 
-On the CPU while torch is not loaded (every embedding came from the output cache), the same steps run
-with numpy alone (``qa_gate.metrics.host_ranking``): the same ranks, without torch's import.
+On the CPU the same steps run with numpy alone (``qa_gate.metrics.host_ranking``): the same ranks, as fast
+as torch's tiles there (the same BLAS products), without torch's import when every embedding came from the
+output cache, and counted against the distinct rows of each side when there are bitwise duplicates (a
+caption many images share). ``tiled_positive_ranks`` is the torch path on any device.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +34,8 @@ from qa_gate.metrics.host_ranking import HEAVY_ROW, PAIR_CHUNK, TIE_TOL, Masks, 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_BLOCK", "HEAVY_ROW", "PAIR_CHUNK", "TIE_TOL", "error_bound", "positive_ranks"]
+__all__ = ["DEFAULT_BLOCK", "HEAVY_ROW", "PAIR_CHUNK", "TIE_TOL", "error_bound", "positive_ranks",
+           "tiled_positive_ranks"]
 DEFAULT_BLOCK = 4096
 """Tile edge: 64 MiB of float32 similarities per tile (``benchmarks/bench_retrieval.py``)."""
 
@@ -191,8 +193,16 @@ def positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, 
     """
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
-    if _on_host(device) and "torch" not in sys.modules:  # ranks from cached embeddings: torch is not needed
+    if _on_host(device):
         return host_positive_ranks(queries, targets, owner, block=block, reverse=reverse)
+    return tiled_positive_ranks(queries, targets, owner, block=block, reverse=reverse, device=device)
+
+
+def tiled_positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, *, block: int = DEFAULT_BLOCK,
+                         reverse: bool = True, device: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`positive_ranks` through torch tiles on ``device`` (the CPU when ``None``): the same ranks."""
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
     import torch
 
     with torch.no_grad(), _Highest():

@@ -1,12 +1,13 @@
 """The on-disk output cache: packs of model outputs, each checksummed and written atomically.
 
 One folder per namespace (``qa_gate.scoring.cache_key``) under the cache directory holds, per
-operation, *packs*: files of entries (a 32-byte entry key and the output of that input: a row of
-numbers or a text). A pack is written once, atomically (:func:`qa_gate.files.write_atomic`), and
-ends with the sha256 of everything before it, so a truncated or altered pack is detected when it
-is read, ignored (its inputs are recomputed), and removed. Rows are stored as float32 when that
-is exact (model outputs are float32), else float64, so a cached run's numbers equal the run that
-wrote them bit for bit. Many small packs of one operation are merged into one when read.
+operation, *packs* (``qa_gate.scoring.cache_pack``): files of entries (a 32-byte entry key and the
+output of that input: a row of numbers or a text). A pack is written once, atomically
+(:func:`qa_gate.files.write_atomic`), and ends with the sha256 of everything before it, so a truncated
+or altered pack is detected when it is read, ignored (its inputs are recomputed), and removed. Rows are
+stored as float32 when that is exact (model outputs are float32), else float64, so a cached run's
+numbers equal the run that wrote them bit for bit. Many small packs of one operation are merged into
+one when read. The store holds the packs' keys, never their outputs: a lookup copies out the rows asked for.
 
 A folder that cannot be written (read-only, full) costs one warning line; the run goes on and
 writes nothing more. Nothing here ever fails a run.
@@ -18,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,8 @@ import numpy as np
 
 from qa_gate.errors import first_line
 from qa_gate.files import unwritable, write_atomic
+from qa_gate.scoring.cache_pack import DIGEST, CorruptEntry, decode, embedding, encode_pack, read_keys
 
-MAGIC = b"qa_gate outputs\n"
-DIGEST = 32
-KEY = 32
 PACK_SUFFIX = ".pack"
 CARD_SUFFIX = ".card"
 PACK_ENTRIES = 4096
@@ -42,67 +40,22 @@ KEEP = 8
 Warn = Callable[[str], None]
 
 
-class CorruptEntry(ValueError):
-    """A pack or card whose bytes do not match its checksum or layout."""
-
-
-def encode_pack(operation: str, keys: Sequence[bytes], values: Sequence[Any]) -> bytes:
-    """The bytes of a pack holding ``values`` (1-d rows of one width, or strings) under ``keys``."""
-    if values and isinstance(values[0], str):
-        header: dict[str, Any] = {"operation": operation, "kind": "texts", "count": len(keys)}
-        payload = json.dumps(list(values), ensure_ascii=False).encode("utf-8")
-    else:
-        rows = np.asarray(values, dtype=np.float64).reshape(len(keys), -1)
-        narrow = rows.astype(np.float32)
-        exact = bool(np.array_equal(narrow.astype(np.float64), rows))
-        stored = narrow if exact else rows
-        header = {"operation": operation, "kind": "rows", "count": len(keys), "width": int(rows.shape[1]),
-                  "dtype": "<f4" if exact else "<f8"}
-        payload = stored.astype(header["dtype"]).tobytes()
-    head = json.dumps(header, sort_keys=True).encode("utf-8")
-    body = MAGIC + struct.pack("<I", len(head)) + head + b"".join(keys) + payload
-    return body + hashlib.sha256(body).digest()
-
-
-def decode_pack(data: bytes) -> tuple[dict[str, Any], list[bytes], list[Any]]:
-    """The header, keys and values of a pack; :class:`CorruptEntry` when its checksum or layout is wrong."""
-    body, digest = data[:-DIGEST], data[-DIGEST:]
-    if len(data) < len(MAGIC) + 4 + DIGEST or not body.startswith(MAGIC):
-        raise CorruptEntry("truncated or not a pack")
-    if hashlib.sha256(body).digest() != digest:
-        raise CorruptEntry("checksum mismatch")
-    at = len(MAGIC)
-    (size,) = struct.unpack_from("<I", body, at)
-    header = json.loads(body[at + 4:at + 4 + size])
-    at += 4 + size
-    count = int(header["count"])
-    keys = [body[at + i * KEY:at + (i + 1) * KEY] for i in range(count)]
-    at += count * KEY
-    if header["kind"] == "texts":
-        texts = json.loads(body[at:].decode("utf-8"))
-        if len(texts) != count or not all(isinstance(t, str) for t in texts):
-            raise CorruptEntry("texts do not match the keys")
-        return header, keys, texts
-    rows = np.frombuffer(body[at:], dtype=np.dtype(header["dtype"]))
-    if rows.size != count * int(header["width"]):
-        raise CorruptEntry("rows do not match the keys")
-    table = rows.reshape(count, int(header["width"]))
-    if not str(header.get("operation", "")).endswith(" encoding"):  # a run holds embeddings as float32, others float64
-        table = table.astype(np.float64)
-    return header, keys, list(table)
-
-
 def _slug(operation: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", operation.lower()).strip("-")
 
 
 class OutputStore:
-    """One namespace's folder: look outputs up by entry key, add new ones, read and write model cards."""
+    """One namespace's folder: look outputs up by entry key, add new ones, read and write model cards.
+
+    The store indexes the keys of each operation's packs (the first lookup reads their headers); outputs
+    are read from a pack, verified, only when looked up, and the caller gets copies of the rows it asked
+    for: a run never holds the packs (the cache may be much larger than the run) beside its own matrices.
+    """
 
     def __init__(self, folder: Path, warn: Warn, *, read: bool = True) -> None:
         self.folder, self._warn, self.read = folder, warn, read
         self.writable = True
-        self._index: dict[str, dict[bytes, Any]] = {}
+        self._index: dict[str, dict[bytes, tuple[Path, int]]] = {}
         self._packs: dict[str, dict[Path, list[bytes]]] = {}
         self.hits = 0
         self.misses = 0
@@ -118,17 +71,17 @@ class OutputStore:
             self._warn(f"mm-gate: warning: output cache {self.folder.parent} cannot be written ({why}); "
                        "this run's model outputs are not cached")
 
-    def _load(self, operation: str) -> dict[bytes, Any]:
-        """Every verified entry of ``operation`` in the folder, read once."""
+    def _load(self, operation: str) -> dict[bytes, tuple[Path, int]]:
+        """Where each key of ``operation`` is in the folder (pack, row), read once."""
         if operation in self._index:
             return self._index[operation]
-        index: dict[bytes, Any] = {}
+        index: dict[bytes, tuple[Path, int]] = {}
         packs: dict[Path, list[bytes]] = {}
         folder = self.folder / _slug(operation)
         names = sorted(folder.glob(f"*{PACK_SUFFIX}")) if self.read and folder.is_dir() else []
         for path in names:
             try:
-                header, keys, values = decode_pack(path.read_bytes())
+                header, keys = read_keys(path)
                 if header.get("operation") != operation:
                     raise CorruptEntry(f"holds {header.get('operation')!r}")
             except FileNotFoundError:  # merged away by another run meanwhile
@@ -136,7 +89,7 @@ class OutputStore:
             except (OSError, CorruptEntry, ValueError, KeyError, TypeError) as exc:
                 self._corrupt(path, exc)
                 continue
-            index.update(zip(keys, values))
+            index.update((key, (path, row)) for row, key in enumerate(keys))
             packs[path] = keys
         self._index[operation], self._packs[operation] = index, packs
         return index
@@ -147,45 +100,119 @@ class OutputStore:
         if self.writable:
             path.unlink(missing_ok=True)
 
+    def _forget(self, operation: str, path: Path) -> None:
+        """Drop ``path``'s entries from the index (it is gone or unusable)."""
+        index = self._index.get(operation, {})
+        for key in self._packs.get(operation, {}).pop(path, []):
+            if index.get(key, (None, 0))[0] == path:
+                del index[key]
+
+    def _read(self, operation: str, path: Path) -> tuple[list[bytes], Any] | None:
+        """The verified keys and values of one of ``operation``'s packs; ``None`` (and the pack forgotten) when it
+        is gone or unusable."""
+        try:
+            header, keys, values = decode(path.read_bytes())
+            if header.get("operation") != operation or keys != self._packs[operation].get(path, keys):
+                raise CorruptEntry("not the pack that was indexed")
+        except FileNotFoundError:
+            self._forget(operation, path)
+            return None
+        except (OSError, CorruptEntry, ValueError, KeyError, TypeError) as exc:
+            self._corrupt(path, exc)
+            self._forget(operation, path)
+            return None
+        return keys, values
+
+    def _located(self, operation: str, keys: Sequence[bytes]) -> dict[Path, list[tuple[int, int]]]:
+        """The (position in ``keys``, row in the pack) pairs to read, per pack."""
+        index = self._load(operation)
+        wanted: dict[Path, list[tuple[int, int]]] = {}
+        for at, key in enumerate(keys):
+            where = index.get(key)
+            if where is not None:
+                wanted.setdefault(where[0], []).append((at, where[1]))
+        return wanted
+
+    def _count(self, hit: int, asked: int) -> None:
+        self.hits, self.misses = self.hits + hit, self.misses + asked - hit
+
     def release(self) -> None:
-        """Forget the entries read so far (the run is scored): their memory goes now, not with the store."""
+        """Forget the index read so far (the run is scored)."""
         self._index.clear()
         self._packs.clear()
 
     def lookup(self, operation: str, keys: Sequence[bytes]) -> list[Any | None]:
-        """The cached output of each key (``None`` where there is none)."""
-        index = self._load(operation)
-        found = [index.get(k) for k in keys]
-        hit = sum(x is not None for x in found)
-        self.hits, self.misses = self.hits + hit, self.misses + len(found) - hit
+        """The cached output of each key (``None`` where there is none): rows (float32 for embeddings, float64
+        otherwise) or texts, copies of just those asked for."""
+        found: list[Any | None] = [None] * len(keys)
+        for path, pairs in self._located(operation, keys).items():
+            read = self._read(operation, path)
+            if read is None:
+                continue
+            values = read[1]
+            if isinstance(values, list):
+                for at, row in pairs:
+                    found[at] = values[row]
+                continue
+            chosen = values[[row for _, row in pairs]].astype(np.float32 if embedding(operation) and
+                                                              values.dtype == np.float32 else np.float64)
+            for (at, _), value in zip(pairs, chosen):
+                found[at] = value
+        self._count(sum(x is not None for x in found), len(found))
         return found
+
+    def gather(self, operation: str, keys: Sequence[bytes]) -> tuple[np.ndarray | None, np.ndarray]:
+        """The cached rows of ``keys`` as one float32 ``[len(keys), width]`` matrix (rows of keys not cached are
+        zero; ``None`` when none is) and which keys were found: the rows copied from each pack straight into
+        the matrix, no other copy. For embeddings (stored float32 where exact, as a run holds them)."""
+        hit = np.zeros(len(keys), dtype=np.bool_)
+        out: np.ndarray | None = None
+        for path, pairs in self._located(operation, keys).items():
+            read = self._read(operation, path)
+            if read is None or isinstance(read[1], list):
+                continue
+            values = read[1]
+            if out is None:
+                out = np.zeros((len(keys), values.shape[1]), dtype=np.float32)
+            if values.shape[1] != out.shape[1]:
+                continue  # another width than the other packs': recomputed, and refused there if it persists
+            at = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
+            out[at] = values[np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))]
+            hit[at] = True
+        self._count(int(hit.sum()), len(keys))
+        return (out if hit.any() else None), hit
 
     def add(self, operation: str, keys: Sequence[bytes], values: Sequence[Any]) -> None:
         """Store ``values`` under ``keys`` in new packs of up to :data:`PACK_ENTRIES`; once :data:`MERGE_AT`
         small packs of the operation gather, their entries are rewritten as full packs and they go."""
         if not keys or not self.writable:
             return
-        index = self._load(operation)
+        self._load(operation)
         new = dict(zip(keys, values))
-        index.update(new)
-        self._write_all(operation, list(new), index)
+        self._write_all(operation, new)
         packs = self._packs.setdefault(operation, {})
         small = [path for path, held in packs.items() if len(held) < PACK_ENTRIES // 4]
         if len(small) >= MERGE_AT and self.writable:
-            merged = list(dict.fromkeys(k for path in small for k in packs[path]))
-            written = self._write_all(operation, merged, index)
+            merged: dict[bytes, Any] = {}
+            for path in small:
+                read = self._read(operation, path)
+                if read is not None:
+                    merged.update(zip(read[0], read[1]))
+            small = [path for path in small if path in packs]
+            written = self._write_all(operation, merged)
             if written is not None:
                 for path in small:
                     if path not in written:
                         path.unlink(missing_ok=True)
                         packs.pop(path, None)
 
-    def _write_all(self, operation: str, keys: list[bytes], index: dict[bytes, Any]) -> list[Path] | None:
-        """``keys`` (values in ``index``) as packs of up to :data:`PACK_ENTRIES`: the packs, ``None`` on failure."""
+    def _write_all(self, operation: str, entries: dict[bytes, Any]) -> list[Path] | None:
+        """``entries`` as packs of up to :data:`PACK_ENTRIES`: the packs, ``None`` on failure."""
         written = []
+        keys = list(entries)
         for start in range(0, len(keys), PACK_ENTRIES):
             part = keys[start:start + PACK_ENTRIES]
-            path = self._write(operation, part, [index[k] for k in part])
+            path = self._write(operation, part, [entries[k] for k in part])
             if path is None:
                 return None
             written.append(path)
@@ -200,6 +227,7 @@ class OutputStore:
             self._stop_writing(exc.strerror or first_line(exc))
             return None
         self._packs.setdefault(operation, {})[path] = keys
+        self._index.setdefault(operation, {}).update((key, (path, row)) for row, key in enumerate(keys))
         return path
 
     def card(self, name: str) -> dict[str, Any] | None:

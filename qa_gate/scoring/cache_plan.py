@@ -105,15 +105,19 @@ class ImagePlan:
 
 
 class TextPlan:
-    """One batch of distinct texts to embed: the cached (``hits``, their ``rows``) and those to run (``misses``)."""
+    """Distinct texts to embed: the cached rows already in ``matrix`` (float32, ``[len(texts), d]`` in the order of
+    ``texts``; ``None`` when none is cached), and the ``misses`` to run (``missing``: their positions), shortest
+    first so that similar lengths share a batch."""
 
     def __init__(self, store: OutputStore | None, texts: Sequence[str], bar: Bar) -> None:
         self._store, self._bar = store, bar
-        self._keys = {t: entry_key("text encoding", t) for t in texts} if store is not None else {}
-        found = store.lookup("text encoding", list(self._keys.values())) if store is not None else [None] * len(texts)
-        self.hits = [t for t, row in zip(texts, found) if row is not None]
-        self.misses = [t for t, row in zip(texts, found) if row is None]
-        self.rows: list[np.ndarray] = [np.stack([r for r in found if r is not None])] if self.hits else []
+        self._keys = [entry_key("text encoding", t) for t in texts] if store is not None else []
+        self.matrix: np.ndarray | None = None
+        hit = np.zeros(len(texts), dtype=np.bool_)
+        if store is not None:
+            self.matrix, hit = store.gather("text encoding", self._keys)
+        self.missing = sorted(np.flatnonzero(~hit).tolist(), key=lambda i: len(texts[i]))
+        self.misses = [texts[i] for i in self.missing]
         self._done: list[Any] = []
         bar.grow(len(self.misses))
 
@@ -126,8 +130,9 @@ class TextPlan:
     def finish(self) -> None:
         """Store the rows of the misses (when the runner will accept them)."""
         computed = _rows(self._done)
+        self._done = []
         if self._store is not None and len(computed) == len(self.misses) and _storable(computed):
-            self._store.add("text encoding", [self._keys[t] for t in self.misses], computed)
+            self._store.add("text encoding", [self._keys[i] for i in self.missing], computed)
 
 
 class SuiteCache:

@@ -26,9 +26,14 @@ def normalised_float32(chunks: Sequence[np.ndarray]) -> np.ndarray:
     for chunk in chunks:
         out[start:start + len(chunk)] = chunk
         start += len(chunk)
-    for a in range(0, total, BLOCK_ROWS):
-        block = out[a:a + BLOCK_ROWS]
+    return normalise_in_place(out)
+
+
+def normalise_in_place(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` (float32 ``[n, d]``) with each row divided by its L2 norm (computed in float64), in place, a
+    block of rows at a time; an all-zero row stays zero."""
+    for a in range(0, len(matrix), BLOCK_ROWS):
+        block = matrix[a:a + BLOCK_ROWS]
         norms = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
         block /= np.where(norms == 0, 1.0, norms).astype(np.float32)[:, None]
-    return out
-
+    return matrix

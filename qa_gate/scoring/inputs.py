@@ -31,8 +31,9 @@ from qa_gate.errors import AdapterError, GateError, first_line
 from qa_gate.golden.suite import Sample, Suite, open_image
 from qa_gate.scoring.cache_plan import SuiteCache
 from qa_gate.scoring.device import Device, inference
-from qa_gate.scoring.embeddings import normalised_float32
+from qa_gate.scoring.embeddings import normalise_in_place, normalised_float32
 from qa_gate.scoring.loader import PREFETCH_BATCHES, default_workers, load_batches
+from qa_gate.scoring.output_checks import as_rows, listed, refuse_non_finite, refuse_widths
 from qa_gate.scoring.stopwatch import Stopwatch
 
 if TYPE_CHECKING:
@@ -43,25 +44,6 @@ if TYPE_CHECKING:
 
 PER_SAMPLE_OPERATIONS = ("generation", "answering")
 """Operations whose output is one text per image; the others return one row of numbers per input."""
-SHOWN = 3
-"""How many sample ids (or texts) an error lists."""
-
-
-def as_rows(result: Any, dtype: Any = np.float64) -> np.ndarray | None:
-    """``result`` (a torch tensor, a numpy array or a list of rows) as a ``dtype`` array; ``None`` if it is none."""
-    if hasattr(result, "detach"):
-        result = result.detach().float().cpu().numpy()
-    try:
-        return np.asarray(result, dtype=dtype)
-    except (TypeError, ValueError):
-        return None
-
-
-def _listed(names: Sequence[str]) -> str:
-    shown = ", ".join(repr(n if len(n) <= 40 else n[:37] + "...") for n in names[:SHOWN])
-    return shown + (", ..." if len(names) > SHOWN else "")
-
-
 class SuiteInputs:
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once.
 
@@ -225,27 +207,16 @@ class SuiteInputs:
             got = (f"of shape {tuple(rows.shape)}" if rows is not None
                    else "that is no array of numbers (rows of different lengths, or not numbers)")
             raise AdapterError(f"{self.who}: its {operation} returned {type(result).__name__} {got} for {count} "
-                               f"inputs from {_listed(ids[:1])}; expected a 2-d tensor, array or list of rows with "
+                               f"inputs from {listed(ids[:1])}; expected a 2-d tensor, array or list of rows with "
                                "one row per input")
         return [rows]
 
     def _finite(self, operation: str, chunks: Sequence[np.ndarray], names: Sequence[str], what: str) -> None:
         """Refuse NaN or inf in the rows of ``chunks`` (row ``i`` belongs to ``names[i]``)."""
-        bad_rows = [i for i, ok in enumerate(np.concatenate([np.isfinite(c).all(axis=1) for c in chunks]))
-                    if not ok]
-        if not bad_rows:
-            return
-        values = sum(int((~np.isfinite(c)).sum()) for c in chunks)
-        hint = " or the autocast dtype overflowed (try model.dtype: float32)" if self.dtype is not None else ""
-        raise AdapterError(f"{self.who}: its {operation} returned {values} non-finite value(s) (NaN or inf) for "
-                           f"{len(bad_rows)} of {len(names)} {what} ({_listed([names[i] for i in bad_rows])}); "
-                           f"expected finite numbers: the model's weights or inputs are broken{hint}")
+        refuse_non_finite(self.who, operation, chunks, names, what, autocast=self.dtype is not None)
 
     def _one_width(self, operation: str, chunks: Sequence[np.ndarray]) -> None:
-        widths = sorted({c.shape[1] for c in chunks})
-        if len(widths) > 1:
-            raise AdapterError(f"{self.who}: its {operation} returned rows of {widths[0]} and of {widths[-1]} "
-                               "values in different batches; expected one width for every input")
+        refuse_widths(self.who, operation, chunks)
 
     def _agree(self, kind: str, width: int) -> None:
         """Image and text embeddings must share one width (one embedding space)."""
@@ -272,24 +243,45 @@ class SuiteInputs:
         return self._images
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = sorted(dict.fromkeys(t for t in texts if t not in self._texts), key=len)  # similar lengths
-        plan = self.cache.texts(missing)
-        missing, chunks = [*plan.hits, *plan.misses], list(plan.rows)  # the cached rows first
+        """``[len(texts), d]`` normalised embeddings: a text encoded earlier is reused; when every text is new
+        (and distinct) the one matrix that holds them is returned, read-only, without a copy."""
+        fresh = list(dict.fromkeys(t for t in texts if t not in self._texts))
+        if fresh:
+            matrix = self._embed(fresh)
+            self._texts.update(zip(fresh, matrix))  # rows of one float32 matrix
+            if len(fresh) == len(texts):
+                return matrix
+        return np.stack([self._texts[t] for t in texts])
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """The normalised float32 embeddings of distinct ``texts``, in their order: cached rows and the misses
+        encoded in batches of similar length, in one matrix normalised in place (read-only)."""
+        plan = self.cache.texts(texts)
+        misses, chunks = plan.misses, []
         served = isinstance(self.encoder, ServesBySample)  # looked up all at once
-        step = max(len(missing), 1) if served else self.batch_size
-        for start in range(len(plan.hits), len(missing), step):
-            batch = missing[start:start + step]
-            where = f"{len(batch)} texts from {_listed(batch[:1])}"
+        step = max(len(misses), 1) if served else self.batch_size
+        for start in range(0, len(misses), step):
+            batch = misses[start:start + step]
+            where = f"{len(batch)} texts from {listed(batch[:1])}"
             result = self._served_texts(batch, where) if served else \
                 self._call("text encoding", self._encoder().encode_texts, (batch,), where)
             chunks.extend(plan.done(self._checked("text encoding", result, batch)))
         plan.finish()
+        matrix = plan.matrix
         if chunks:
-            self._finite("text encoding", chunks, missing, "texts")
-            self._one_width("text encoding", chunks)
-            self._agree("text", chunks[0].shape[1])
-            self._texts.update(zip(missing, normalised_float32(chunks)))  # rows of one float32 matrix
-        return np.stack([self._texts[t] for t in texts])
+            self._finite("text encoding", chunks, misses, "texts")
+            self._one_width("text encoding", chunks if matrix is None else [matrix[:0], *chunks])
+            if matrix is None:
+                matrix = np.zeros((len(texts), chunks[0].shape[1]), dtype=np.float32)
+            at = 0
+            for chunk in chunks:
+                matrix[plan.missing[at:at + len(chunk)]] = chunk
+                at += len(chunk)
+        assert matrix is not None
+        self._agree("text", matrix.shape[1])
+        normalise_in_place(matrix)
+        matrix.flags.writeable = False
+        return matrix
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """``[m, d]`` normalised embeddings of ``texts`` (each distinct text encoded once)."""

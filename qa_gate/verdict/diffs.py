@@ -93,16 +93,16 @@ def slice_points(suite: SuiteResult, metric: MetricResult, base_suite: SuiteResu
                  base_metric: MetricResult | None, groups: Mapping[str, list[int]] | None = None) -> list[SliceDelta]:
     """Every tag slice of one metric with the baseline's value when comparable, without intervals
     (``groups``: ``slice_rows(suite)``, computed once by the caller)."""
-    index = {s.id: i for i, s in enumerate(base_suite.samples)} if base_suite is not None else None
+    where = base_positions(suite, base_suite) if base_suite is not None else None
     out = []
     for name, rows in (slice_rows(suite) if groups is None else groups).items():
         impl = get_metric(metric.name, f"suite '{suite.name}', tag slice {name}")  # a plug-in's faults name it
         value = float(impl.aggregate(metric.stats[rows]))
-        found = [index.get(suite.samples[i].id) for i in rows] if index is not None else [None]
-        if base_metric is None or any(j is None for j in found):
+        found = where[rows] if where is not None else None
+        if base_metric is None or found is None or bool((found < 0).any()):
             out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, None, metric.higher_is_better))
             continue
-        base_value = float(impl.aggregate(base_metric.stats[[j for j in found if j is not None]]))
+        base_value = float(impl.aggregate(base_metric.stats[found]))
         out.append(SliceDelta(suite.name, metric.name, name, len(rows), value, base_value, metric.higher_is_better))
     return out
 
@@ -134,19 +134,22 @@ def shown_slices(points: Sequence[SliceDelta], limit: int = SHOWN_SLICES) -> lis
 def changed_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
                     base_metric: MetricResult) -> list[SampleDelta]:
     """Samples that got worse, the most regressed first (at most ``TOP_SAMPLES``)."""
-    out = [d for d in _pairs(suite, base_suite, metric, base_metric)
-           if oriented(d.delta, metric.higher_is_better) < 0]
-    out.sort(key=lambda d: oriented(d.delta, metric.higher_is_better))
-    return out[:TOP_SAMPLES]
+    rows, base_rows, value, baseline = _paired_values(suite, base_suite, metric, base_metric)
+    better = (value - baseline) if metric.higher_is_better else -(value - baseline)
+    worse = np.flatnonzero(better < 0)
+    order = worse[np.argsort(better[worse], kind="stable")][:TOP_SAMPLES]
+    return [_delta(suite, metric, int(rows[k]), float(value[k]), float(baseline[k])) for k in order]
 
 
 def flipped_samples(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
                     base_metric: MetricResult, floor: float) -> list[SampleDelta]:
     """Samples that were on the right side of ``floor`` in the baseline and are on the wrong side now."""
-    def ok(value: float) -> bool:
-        return value >= floor if metric.higher_is_better else value <= floor
-
-    return [d for d in _pairs(suite, base_suite, metric, base_metric) if ok(d.baseline) and not ok(d.value)]
+    rows, base_rows, value, baseline = _paired_values(suite, base_suite, metric, base_metric)
+    with np.errstate(invalid="ignore"):
+        ok_now = value >= floor if metric.higher_is_better else value <= floor
+        ok_before = baseline >= floor if metric.higher_is_better else baseline <= floor
+    return [_delta(suite, metric, int(rows[k]), float(value[k]), float(baseline[k]))
+            for k in np.flatnonzero(ok_before & ~ok_now)]
 
 
 def shown_text(sample: SampleInfo) -> str:
@@ -154,13 +157,23 @@ def shown_text(sample: SampleInfo) -> str:
     return sample.text if sample.output is None else f"{sample.text} → {sample.output}".strip()
 
 
-def _pairs(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult,
-           base_metric: MetricResult) -> list[SampleDelta]:
+def base_positions(suite: SuiteResult, base_suite: SuiteResult) -> np.ndarray:
+    """For each row of ``suite``, the row of the same sample id in ``base_suite`` (``-1`` where it has none)."""
     index: Mapping[str, int] = {s.id: i for i, s in enumerate(base_suite.samples)}
-    out = []
-    for i, sample in enumerate(suite.samples):
-        j = index.get(sample.id)
-        if j is not None:
-            out.append(SampleDelta(suite.name, metric.name, sample.id, shown_text(sample), metric.per_sample[i],
-                                   base_metric.per_sample[j], metric.higher_is_better))
-    return out
+    return np.fromiter((index.get(s.id, -1) for s in suite.samples), dtype=np.int64, count=len(suite.samples))
+
+
+def _paired_values(suite: SuiteResult, base_suite: SuiteResult, metric: MetricResult, base_metric: MetricResult
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of samples in both runs (in the candidate's order), their baseline rows, and the per-sample
+    values of each side there (float64)."""
+    where = base_positions(suite, base_suite)
+    rows = np.flatnonzero(where >= 0)
+    value = np.asarray(metric.per_sample, dtype=np.float64)[rows]
+    baseline = np.asarray(base_metric.per_sample, dtype=np.float64)[where[rows]]
+    return rows, where[rows], value, baseline
+
+
+def _delta(suite: SuiteResult, metric: MetricResult, row: int, value: float, baseline: float) -> SampleDelta:
+    sample = suite.samples[row]
+    return SampleDelta(suite.name, metric.name, sample.id, shown_text(sample), value, baseline, metric.higher_is_better)

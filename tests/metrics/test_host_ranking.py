@@ -31,27 +31,72 @@ def test_numpy_ranks_equal_the_float64_reference(case: dict, dtype: str) -> None
     assert not rev.any()
 
 
-def test_numpy_ranks_equal_the_torch_tiles_on_a_tie_heavy_suite(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Three distinct texts: most entries are redone in float64, by whole rows and one by one."""
-    from qa_gate.metrics.ranking import positive_ranks
-
-    images, captions, owner = suite(seed=5, n=300, d=8, dtype="float32", texts=3)
-    heavy, single = [], []
+def _spy_redone(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Counts of the lines ``redone`` recomputes by a whole float64 row (``heavy``) and of its single entries."""
+    heavy: list[int] = []
+    single: list[int] = []
     real = host_ranking.redone
 
-    def spy(pairs, lines, first, thr, vectors, right):  # type: ignore[no-untyped-def]
+    def spy(pairs, lines, first, thr, vectors, right, weight=None):  # type: ignore[no-untyped-def]
         per_line = np.bincount(pairs[:, 0], minlength=lines)
         heavy.append(int((per_line >= host_ranking.HEAVY_ROW).sum()))
         single.append(int(per_line[(per_line > 0) & (per_line < host_ranking.HEAVY_ROW)].sum()))
-        return real(pairs, lines, first, thr, vectors, right)
+        return real(pairs, lines, first, thr, vectors, right, weight)
 
     monkeypatch.setattr(host_ranking, "redone", spy)
+    return heavy, single
+
+
+def test_numpy_ranks_equal_the_torch_tiles_on_a_tie_heavy_suite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three distinct texts shared by 300 images: every tie is a bitwise duplicate, so each direction counts
+    against the distinct rows and almost nothing is recomputed in float64."""
+    from qa_gate.metrics.ranking import tiled_positive_ranks
+
+    images, captions, owner = suite(seed=5, n=300, d=8, dtype="float32", texts=3)
+    heavy, single = _spy_redone(monkeypatch)
     got = host_positive_ranks(captions, images, owner, block=256)
-    want = positive_ranks(captions, images, owner, block=256)  # torch is loaded here: the torch tiles
+    want = tiled_positive_ranks(captions, images, owner, block=256, device="cpu")  # the torch tiles
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
-    np.testing.assert_array_equal(got[1], reference_positive_ranks(captions, images, owner)[1])
+    reference = reference_positive_ranks(captions, images, owner)
+    np.testing.assert_array_equal(got[0], reference[0])
+    np.testing.assert_array_equal(got[1], reference[1])
+    tied = int((reference[1] > 1).sum())
+    assert tied > 200 and sum(heavy) == 0 and sum(single) < 50  # without distinct rows: ~90k entries redone
+
+
+def test_near_ties_are_redone_by_whole_rows_and_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Captions a few 1e-10 apart (distinct float64 rows float32 cannot tell apart): heavy rows get one float64
+    product, the others a dot product per entry, and the ranks equal the float64 reference."""
+    images, captions, owner = suite(seed=5, n=300, d=8, dtype="float64", texts=3)
+    captions = normalise(captions + np.random.default_rng(1).normal(scale=1e-10, size=captions.shape))
+    heavy, single = _spy_redone(monkeypatch)
+    got = host_positive_ranks(captions, images, owner, block=256)
+    reference = reference_positive_ranks(captions, images, owner)
+    np.testing.assert_array_equal(got[0], reference[0])
+    np.testing.assert_array_equal(got[1], reference[1])
     assert sum(heavy) > 0 and sum(single) > 0
+
+
+@pytest.mark.parametrize("side", ["queries", "targets", "both"])
+def test_duplicate_rows_on_either_side_rank_as_the_reference(side: str) -> None:
+    rng = np.random.default_rng(7)
+    images = normalise(rng.normal(size=(60, 6)))
+    owner = np.repeat(np.arange(60), 3)
+    captions = normalise(images[owner] + rng.normal(scale=0.7, size=(180, 6)))
+    if side in ("targets", "both"):
+        images[rng.integers(0, 60, size=40)] = images[3]  # one image many times, and owner 3's copies
+    if side in ("queries", "both"):
+        captions[rng.integers(0, 180, size=90)] = captions[rng.integers(0, 180, size=90)]
+    for dtype in ("float32", "float64"):
+        q, t = captions.astype(dtype), images.astype(dtype)
+        want = reference_positive_ranks(q, t, owner)
+        for block in (4096, 16):
+            got = host_positive_ranks(q, t, owner, block=block)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+            fwd, _ = host_positive_ranks(q, t, owner, block=block, reverse=False)
+            np.testing.assert_array_equal(fwd, want[0])
 
 
 def test_a_tie_within_tolerance_counts_against_the_model() -> None:

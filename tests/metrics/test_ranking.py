@@ -1,4 +1,5 @@
-"""Float32 ranks on a torch device against the float64 numpy implementation they replace.
+"""Float32 ranks through the torch tiles (``tiled_positive_ranks``, on the CPU here) against the float64
+numpy implementation they replace (``positive_ranks`` itself ranks on the CPU with numpy).
 
 ``reference_positive_ranks`` (``tests/support/ranking_cases.py``) is the previous implementation
 (float64 numpy tiles), kept only as the reference: the new ranks must be the same integers on random
@@ -14,7 +15,8 @@ import torch
 from support.ranking_cases import CASES, normalise, reference_positive_ranks, suite
 
 from qa_gate.metrics import ranking
-from qa_gate.metrics.ranking import TIE_TOL, error_bound, positive_ranks
+from qa_gate.metrics.ranking import TIE_TOL, error_bound
+from qa_gate.metrics.ranking import tiled_positive_ranks as positive_ranks
 from qa_gate.metrics.retrieval import rank_arrays
 from qa_gate.metrics.zeroshot import true_class_ranks
 

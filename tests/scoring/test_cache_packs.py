@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_gate.scoring.cache import CorruptEntry, OutputStore, decode_pack, encode_pack
+from qa_gate.scoring.cache import OutputStore
 from qa_gate.scoring.cache_key import default_dir, entry_key
+from qa_gate.scoring.cache_pack import CorruptEntry, decode_pack, encode_pack
 
 KEYS = [entry_key("image encoding", f"{i:064x}") for i in range(5)]
 

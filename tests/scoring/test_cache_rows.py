@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_gate.scoring.cache import OutputStore, decode_pack, encode_pack
+from qa_gate.scoring.cache import OutputStore
+from qa_gate.scoring.cache_pack import decode_pack, encode_pack
 
 KEYS = [bytes([i]) * 32 for i in range(4)]
 
