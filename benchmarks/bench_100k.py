@@ -13,7 +13,8 @@ CLIPScore, RefCLIPScore, cosine and zero-shot (shape, colour) remain, with the r
 2. then, in this process (torch is never imported: nothing runs a model), the stages through the public
    pipeline functions, as ``bench_scale.py`` times them: ``prepare`` (config, JSONL manifest, verification),
    ``score`` (every output read from the cache), ``judge`` without a baseline, the baseline write and read,
-   ``judge`` against it (the bootstrap of every rule and shown slice, the diffs), ``deliver`` (the reports and the verdict file, which pins the baseline by its digest);
+   ``judge`` against it (the bootstrap of every rule and shown slice, the diffs),
+   ``deliver`` (the reports and the verdict file, which pins the baseline by its digest);
    wall time and peak RSS per stage (``VmHWM`` reset before each, Linux), and the sum.
 
 The target of issue 15: <= 60 s and <= 1.5 GB at 100k on the 2-core machine. The load moves the numbers:
