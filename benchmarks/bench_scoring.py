@@ -134,7 +134,7 @@ def bench(size: str, args: argparse.Namespace, work: Path) -> None:
     encoder = loaded.encoder
     timer = Timed(encoder)
     samples = [s for suite in prepared.suites for s in suite.samples]
-    workers = [default_workers() if w == "default" else int(w) for w in args.workers.split(",")]
+    workers = [default_workers(device.type) if w == "default" else int(w) for w in args.workers.split(",")]
     configs = {w: replace(prepared.config, model=replace(model_cfg, workers=w)) for w in dict.fromkeys(workers)}
 
     run(configs[workers[0]], prepared.suites, loaded, device, dtype)  # warm-up; records the texts the gate encodes

@@ -93,7 +93,7 @@ MODEL_CHECKS: Mapping[str, Callable[[Any, Where, Path], Any]] = MappingProxyType
     # an option (no file) may arrive as text from an ini file: "64"
     "batch_size": lambda v, w, b: integer(v, w, minimum=1, from_text=w.file is None),
     "allow_pickle": lambda v, w, b: boolean(v, w),
-    "workers": lambda v, w, b: integer(v, w, minimum=1, from_text=w.file is None),
+    "workers": lambda v, w, b: integer(v, w, minimum=0, from_text=w.file is None),
     "options": lambda v, w, b: MappingProxyType({} if v is None else mapping(v, w)),
 })
 """The check for each key of the ``model`` section (and its command-line option)."""

@@ -119,7 +119,8 @@ class ModelConfig:
     allow_pickle: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     workers: int | None = None
-    """Image decoding threads; ``None``: ``min(4, CPU count)``. Outputs do not depend on it."""
+    """Image decoding threads (0: in the model's thread); ``None``: one on the CPU, ``min(4, CPU count)`` on an
+    accelerator. Outputs do not depend on it."""
 
 
 @dataclass(frozen=True)

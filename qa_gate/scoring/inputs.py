@@ -48,16 +48,17 @@ class SuiteInputs:
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once.
 
     ``role`` is the config section the model comes from (``model`` or ``scorer``), for errors;
-    ``workers`` the image decoding threads (default ``min(4, CPU count)``); ``timed``: an efficiency
-    metric reads the timings, so on CUDA each batch is synchronised before and after (else the
-    device runs ahead of the clock, which is then only a rough per-batch figure).
+    ``workers`` the image decoding threads (``loader.default_workers``; 0: in the calling thread);
+    ``timed``: an efficiency metric reads the timings, so on CUDA each batch is synchronised before
+    and after (else the device runs ahead of the clock, which is then only a rough per-batch figure).
     """
 
     def __init__(self, suite: Suite, model: LoadedModel, batch_size: int,
                  device: Device, dtype: torch.dtype | None, text_cache: dict[str, np.ndarray],
                  role: str = "model", *, workers: int | None = None, timed: bool = True) -> None:
         self.suite, self.batch_size = suite, batch_size
-        self.workers, self.timed = workers or default_workers(), timed
+        self.workers = default_workers(device.type) if workers is None else workers
+        self.timed = timed
         self.device, self.dtype, self._texts = device, dtype, text_cache
         self.encoder, self.captioner = model.encoder, model.captioner
         self.answerer, self.classifier = model.answerer, model.classifier

@@ -31,8 +31,16 @@ PREFETCH_BATCHES = 2
 """How many batches beyond the one the model is running on the workers prepare."""
 
 
-def default_workers() -> int:
-    """``min(4, CPU count)``: image workers when ``model.workers`` is not set."""
+def default_workers(device_type: str = "cuda") -> int:
+    """Image workers when ``model.workers`` is not set: one on the CPU, ``min(4, CPU count)`` elsewhere.
+
+    On the CPU the model's forward pass already has every core (torch's intra-op threads), so more
+    decoding threads only compete with it: on 2 cores with 32-px PNGs, 2 workers took 6.3-7.1 s for
+    10k images against 4.9-5.4 s with one, and 5.0-6.1 s decoding in the model's thread
+    (``benchmarks/bench_scoring.py --workers 0,1,2``). On an accelerator decoding is what bounds it.
+    """
+    if device_type == "cpu":
+        return 1
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -63,12 +71,17 @@ def _chunk(load: Load[T], samples: Sequence[T], context: Callable[[], AbstractCo
 
 def load_batches(samples: Sequence[T], batch_size: int, load: Load[T], *, workers: int, ahead: int = PREFETCH_BATCHES,
                  context: Callable[[], AbstractContextManager[Any]] = nullcontext) -> Generator[Loaded, None, None]:
-    """``load`` over ``samples`` in ``workers`` threads, batch by batch in order, ``ahead`` batches ahead.
+    """``load`` over ``samples`` in ``workers`` threads, batch by batch in order, ``ahead`` batches ahead;
+    ``workers=0``: in the calling thread, each batch when it is taken.
 
     ``context`` is entered around each chunk in its worker thread. Closing the iterator early
     (an exception in the model call) cancels what is pending and waits for running chunks.
     """
     starts = list(range(0, len(samples), batch_size))
+    if workers == 0:  # inline: each batch loaded in the calling thread when it is taken
+        for start in starts:
+            yield Loaded(start, *_chunk(load, samples[start:start + batch_size], context))
+        return
     per_chunk = max(1, -(-batch_size // max(1, workers)))
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qa-gate-images")
     pending: deque[tuple[int, list[Future[tuple[list[Any], float]]]]] = deque()

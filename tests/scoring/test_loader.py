@@ -16,7 +16,7 @@ def _square(x: int) -> tuple[int, float]:
     return x * x, 0.5
 
 
-@pytest.mark.parametrize("workers", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("workers", [0, 1, 2, 3, 4, 7])
 @pytest.mark.parametrize("ahead", [0, 2])
 def test_batches_come_in_sample_order(workers: int, ahead: int) -> None:
     got = list(load_batches(list(range(23)), 5, _square, workers=workers, ahead=ahead))
@@ -113,5 +113,33 @@ def test_the_context_is_entered_in_each_worker_thread() -> None:
     assert all(all(b.items) for b in load_batches(list(range(12)), 3, load, workers=3, context=context))
 
 
-def test_default_workers_is_at_most_four() -> None:
-    assert 1 <= default_workers() <= 4
+def test_default_workers_is_one_on_the_cpu_and_at_most_four_elsewhere() -> None:
+    assert default_workers("cpu") == 1
+    assert 1 <= default_workers("cuda") <= 4
+
+
+def test_no_workers_loads_each_batch_in_the_calling_thread_when_it_is_taken() -> None:
+    started = Started()
+    threads: set[int] = set()
+
+    def load(x: int) -> tuple[int, float]:
+        threads.add(threading.get_ident())
+        return started.load(x)
+
+    batches = load_batches(list(range(40)), 4, load, workers=0, ahead=2)
+    assert next(batches).items == [0, 1, 2, 3]
+    assert started.settle() == 4  # nothing loaded ahead
+    assert next(batches).items == [4, 5, 6, 7]
+    assert threads == {threading.get_ident()}
+
+
+def test_no_workers_raises_a_load_error_where_its_batch_is_taken() -> None:
+    def load(x: int) -> tuple[int, float]:
+        if x == 6:
+            raise ValueError("sample 6 is broken")
+        return x, 0.0
+
+    batches = load_batches(list(range(100)), 4, load, workers=0)
+    assert next(batches).items == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="^sample 6 is broken$"):
+        next(batches)

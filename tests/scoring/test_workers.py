@@ -47,9 +47,10 @@ def encoder() -> Any:
     torch.set_num_threads(threads)
 
 
-def test_one_and_four_workers_give_the_same_outputs_bitwise(encoder: Any) -> None:
+@pytest.mark.parametrize("few", [0, 1])
+def test_no_or_one_and_four_workers_give_the_same_outputs_bitwise(encoder: Any, few: int) -> None:
     suite = load_suite(SHAPES)
-    one, four = _inputs(suite, 1, encoder=encoder), _inputs(suite, 4, encoder=encoder)
+    one, four = _inputs(suite, few, encoder=encoder), _inputs(suite, 4, encoder=encoder)
     images = one.image_embeddings()
     assert images.shape == (len(suite.samples), 32)
     assert np.array_equal(images, four.image_embeddings())
@@ -162,8 +163,9 @@ def test_model_workers_in_the_file_and_as_an_option(tmp_path: Path) -> None:
     path = write_thresholds(tmp_path, model=model, suites={"shapes": {"path": str(SHAPES), "metrics": {"cosine": {}}}})
     assert load_config(path).model.workers == 2
     assert load_config(path, Overrides(workers="3", option_prefix="--mm-")).model.workers == 3  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"--mm-workers: expected an integer >= 1, got '0'"):
-        load_config(path, Overrides(workers="0", option_prefix="--mm-"))  # type: ignore[arg-type]
+    assert load_config(path, Overrides(workers="0", option_prefix="--mm-")).model.workers == 0  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"--mm-workers: expected an integer >= 0, got '-1'"):
+        load_config(path, Overrides(workers="-1", option_prefix="--mm-"))  # type: ignore[arg-type]
     del model["workers"]
     assert load_config(write_thresholds(tmp_path, model=model, suites={"shapes": {
         "path": str(SHAPES), "metrics": {"cosine": {}}}})).model.workers is None

@@ -11,7 +11,7 @@ from qa_gate.metrics.registry import get_metric
 from qa_gate.results import CheckpointInfo, RunResult
 from qa_gate.verdict.diffs import SHOWN_SLICES
 from qa_gate.verdict.gate import evaluate
-from qa_gate.verdict.resampling import Request, resample
+from qa_gate.verdict.resampling import Request, draw_indices, resample
 from qa_gate.verdict.stats import paired_drops
 
 
@@ -149,3 +149,14 @@ def test_counted_requests_equal_a_loop_over_the_suite_draws(name: str) -> None:
             if len(picked):
                 assert result.cand[r] == pytest.approx(float(impl.aggregate(cand[np.sort(picked)])), abs=1e-12)
                 assert result.base[r] == pytest.approx(float(impl.aggregate(base[np.sort(picked)])), abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 7, 1000, 10_007, 2**20 + 3])
+def test_int32_draws_are_the_int64_draws_and_leave_the_same_state(n: int) -> None:
+    b = 3 if n > 2**16 else 40
+    ours, theirs = np.random.default_rng(2026), np.random.default_rng(2026)
+    for _ in range(2):  # a second chunk starts where the first left the generator
+        drawn = draw_indices(ours, b, n)
+        assert drawn.dtype == np.int32
+        assert np.array_equal(drawn, theirs.integers(0, n, size=(b, n)))
+    assert ours.bit_generator.state == theirs.bit_generator.state
