@@ -35,6 +35,8 @@ PACK_ENTRIES = 4096
 """The most entries one pack holds (a write never copies more outputs than that at once)."""
 MERGE_AT = 16
 """Small packs (under a quarter of :data:`PACK_ENTRIES`) of one operation that are merged into full ones."""
+GATHER_ROWS = 1024
+"""Rows copied from a pack into a gathered matrix at a time."""
 KEEP = 8
 """Namespaces (models and ways of running them) a cache directory keeps: the most recently used."""
 Warn = Callable[[str], None]
@@ -177,7 +179,9 @@ class OutputStore:
             if values.shape[1] != out.shape[1]:
                 continue  # another width than the other packs': recomputed, and refused there if it persists
             at = np.fromiter((a for a, _ in pairs), dtype=np.int64, count=len(pairs))
-            out[at] = values[np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))]
+            rows = np.fromiter((r for _, r in pairs), dtype=np.int64, count=len(pairs))
+            for s in range(0, len(at), GATHER_ROWS):  # the rows' temporary copy stays small
+                out[at[s:s + GATHER_ROWS]] = values[rows[s:s + GATHER_ROWS]]
             hit[at] = True
         self._count(int(hit.sum()), len(keys))
         return (out if hit.any() else None), hit

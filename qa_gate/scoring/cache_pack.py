@@ -58,25 +58,28 @@ def _header(data: bytes) -> tuple[dict[str, Any], int]:
 
 
 def decode(data: bytes) -> tuple[dict[str, Any], list[bytes], Any]:
-    """The header, keys and values (a ``[count, width]`` array, or a list of texts) of a verified pack."""
-    body, digest = data[:-DIGEST], data[-DIGEST:]
-    if len(data) < len(MAGIC) + 4 + DIGEST or not body.startswith(MAGIC):
+    """The header, keys and values (a ``[count, width]`` array, or a list of texts) of a verified pack; the rows
+    are a read-only view of ``data`` (no copy of a pack's outputs)."""
+    if len(data) < len(MAGIC) + 4 + DIGEST or not data.startswith(MAGIC):
         raise CorruptEntry("truncated or not a pack")
-    if hashlib.sha256(body).digest() != digest:
+    end = len(data) - DIGEST
+    if hashlib.sha256(memoryview(data)[:end]).digest() != data[end:]:
         raise CorruptEntry("checksum mismatch")
-    header, at = _header(body)
+    header, at = _header(data)
     count = int(header["count"])
-    keys = [body[at + i * KEY:at + (i + 1) * KEY] for i in range(count)]
+    if at + count * KEY > end:
+        raise CorruptEntry("truncated keys")
+    keys = [data[at + i * KEY:at + (i + 1) * KEY] for i in range(count)]
     at += count * KEY
     if header["kind"] == "texts":
-        texts = json.loads(body[at:].decode("utf-8"))
+        texts = json.loads(data[at:end].decode("utf-8"))
         if len(texts) != count or not all(isinstance(t, str) for t in texts):
             raise CorruptEntry("texts do not match the keys")
         return header, keys, texts
-    rows = np.frombuffer(body[at:], dtype=np.dtype(header["dtype"]))
-    if rows.size != count * int(header["width"]):
+    dtype, width = np.dtype(header["dtype"]), int(header["width"])
+    if end - at != count * width * dtype.itemsize:
         raise CorruptEntry("rows do not match the keys")
-    return header, keys, rows.reshape(count, int(header["width"]))
+    return header, keys, np.frombuffer(data, dtype=dtype, count=count * width, offset=at).reshape(count, width)
 
 
 def embedding(operation: str) -> bool:

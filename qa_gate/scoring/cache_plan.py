@@ -21,6 +21,7 @@ import numpy as np
 from qa_gate.golden.suite import Suite
 from qa_gate.scoring.cache import OutputStore
 from qa_gate.scoring.cache_key import entry_key, image_digests, image_keys
+from qa_gate.scoring.cache_pack import embedding
 from qa_gate.scoring.progress import QUIET, Bar, Progress
 
 T = TypeVar("T")
@@ -66,11 +67,23 @@ def _chunks(values: Sequence[Any]) -> list[Any]:
 
 
 class ImagePlan:
-    """One operation over a suite's images: which samples run, their progress, and the merge with the cached."""
+    """One operation over a suite's images: which samples run, their progress, and the merge with the cached.
+
+    Embeddings come from the store as one float32 matrix (``gathered``: the cached rows in place, the others
+    zero) that the merge fills with the computed rows and returns as the operation's one chunk, so a warm
+    suite's image embeddings are copied once, from the packs into that matrix.
+    """
 
     def __init__(self, store: OutputStore | None, operation: str, keys: list[bytes] | None,
-                 found: list[Any] | None, bar: Bar) -> None:
+                 found: list[Any] | None, bar: Bar,
+                 gathered: tuple[np.ndarray | None, np.ndarray] | None = None) -> None:
         self._store, self._operation, self._keys, self._bar = store, operation, keys, bar
+        self.matrix: np.ndarray | None = None
+        """The float32 matrix the merge returned as the operation's one chunk (owned by the plan), if any."""
+        self._gathered: np.ndarray | None = gathered[0] if gathered is not None else None
+        self._hit: np.ndarray | None = gathered[1] if gathered is not None else None
+        if self._hit is not None:
+            found = [True if hit else None for hit in self._hit.tolist()]  # placeholders: only which are cached
         self._found = found if found is not None else [None] * (len(keys) if keys is not None else 0)
         self.todo = [i for i, x in enumerate(self._found) if x is None] if found is not None else None
         self.cached = len(self._found) - len(self.todo) if self.todo is not None else 0
@@ -98,10 +111,26 @@ class ImagePlan:
                 self._store.add(self._operation, [self._keys[i] for i in todo], computed)
         if not self.cached or self.todo is None:
             return out
+        if self._gathered is not None:
+            return self._filled(self._gathered, out)
         values = list(self._found)
         for index, value in zip(self.todo, computed):
             values[index] = value
         return _chunks(values)
+
+
+    def _filled(self, matrix: np.ndarray, out: list[Any]) -> list[Any]:
+        """The gathered matrix with the computed chunks in their rows; the chunks beside it when their width
+        differs (the runner refuses that, naming the operation)."""
+        assert self.todo is not None
+        if any(np.ndim(c) != 2 or np.shape(c)[1] != matrix.shape[1] for c in out):
+            return [matrix[np.asarray(self._hit)], *out]
+        at = 0
+        for chunk in out:
+            matrix[self.todo[at:at + len(chunk)]] = chunk
+            at += len(chunk)
+        self.matrix = matrix
+        return [matrix]
 
 
 class TextPlan:
@@ -159,8 +188,11 @@ class SuiteCache:
             return ImagePlan(None, operation, None, None, bar)
         keys = image_keys(operation, self._digests, None if extra is None else [str(e) for e in extra],
                           self.variant)
-        found = self.store.lookup(operation, keys) if self.reuse_images else [None] * len(keys)
-        return ImagePlan(self.store, operation, keys, found, bar)
+        if not self.reuse_images:
+            return ImagePlan(self.store, operation, keys, [None] * len(keys), bar)
+        if embedding(operation):
+            return ImagePlan(self.store, operation, keys, None, bar, self.store.gather(operation, keys))
+        return ImagePlan(self.store, operation, keys, self.store.lookup(operation, keys), bar)
 
     def texts(self, texts: Sequence[str]) -> TextPlan:
         """The plan of embedding ``texts`` (distinct)."""

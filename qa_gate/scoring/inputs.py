@@ -74,6 +74,8 @@ class SuiteInputs:
         if text_cache:  # texts embedded for an earlier suite by the same model
             self._widths["text"] = len(next(iter(text_cache.values())))
         self._outputs: dict[str, Any] = {}
+        self._owned: np.ndarray | None = None
+        """The matrix the last cache merge built itself (``ImagePlan.matrix``): normalised in place, not copied."""
         self.cache = SuiteCache(suite)
         """The output cache and progress bars (``qa_gate.scoring.cache_plan``); off and silent unless set."""
         self.stopwatches: dict[str, Stopwatch] = {}
@@ -149,6 +151,7 @@ class SuiteInputs:
                     out.extend(plan.done(self._checked(operation, result, [s.id for s in batch])))
             watch.stop()
             out = plan.merge(out)  # with the cached outputs, in sample order
+            self._owned = plan.matrix
             if operation not in PER_SAMPLE_OPERATIONS:
                 self._finite(operation, out, list(self.sample_ids), "samples")
                 self._one_width(operation, out)
@@ -239,7 +242,11 @@ class SuiteInputs:
         if self._images is None:
             chunks = self.batched("image encoding", self._encoder().encode_images)
             self._agree("image", chunks[0].shape[1])
-            self._images = normalised_float32(chunks)  # the one copy kept: float32, normalised in place
+            owned = self._owned
+            if owned is not None and len(chunks) == 1 and chunks[0] is owned:  # the cache plan's own matrix
+                self._images = normalise_in_place(owned)
+            else:
+                self._images = normalised_float32(chunks)  # the one copy kept: float32, normalised in place
             self._outputs["image encoding"] = [self._images]  # drop the raw batches
         return self._images
 

@@ -46,6 +46,20 @@ def _top1(scores: np.ndarray) -> list[int]:
     return [int(i) for i in np.argmax(scores, axis=1)]
 
 
+def _top1_text(images: np.ndarray, texts: np.ndarray) -> list[int]:
+    """Each image's top-1 text by cosine, in float64 against the *distinct* text rows, ties to the first: rows
+    that are bitwise equal (one text twice) tie exactly, so the first of them is the prediction whatever a
+    BLAS kernel's rounding does with their positions (a float32 product of equal rows can differ in the last
+    bit from one row position, CPU or OpenBLAS build to another, and the tie went either way)."""
+    if not len(texts):
+        return _top1(images @ texts.T)
+    rows = np.ascontiguousarray(texts)
+    _, first = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))[:, 0],
+                         return_index=True)
+    first = np.sort(first)
+    return [int(first[i]) for i in _top1(images.astype(np.float64) @ rows[first].astype(np.float64).T)]
+
+
 def _tokens(texts: list[str]) -> list[Hashable]:
     return [frozenset(_WORD.findall(t.lower())) for t in texts]
 
@@ -53,13 +67,13 @@ def _tokens(texts: list[str]) -> list[Hashable]:
 def _alignment(views: SuiteViews, params: Params) -> list[Hashable]:
     inputs = views.inputs
     prefix = prompt_prefix({"prefix": params.get("prefix", "")})
-    return list(_top1(inputs.image_embeddings() @ inputs.caption_embeddings(prefix).T))
+    return list(_top1_text(inputs.image_embeddings(), inputs.caption_embeddings(prefix)))
 
 
 def _retrieval(views: SuiteViews, params: Params) -> list[Hashable]:
     view = views.get(FAMILIES["retrieval"], params)
     texts, _ = view.caption_embeddings()
-    return list(_top1(view.image_embeddings() @ texts.T))
+    return list(_top1_text(view.image_embeddings(), texts))
 
 
 def _zeroshot(views: SuiteViews, params: Params) -> list[Hashable]:

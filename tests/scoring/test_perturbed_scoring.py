@@ -170,3 +170,23 @@ def test_batch_size_and_workers_do_not_change_the_perturbed_scores(tmp_path: Pat
     _, many = _score(tmp_path, Overrides(batch_size=5, workers=3, no_cache=True))
     for name in ("clipscore@noise", "consistency@noise", "i2t_r1@noise"):
         assert np.allclose(one.metrics[name].stats, many.metrics[name].stats, atol=1e-5)
+
+
+def test_a_top1_caption_among_repeated_captions_is_the_first_copy() -> None:
+    import math
+
+    from qa_gate.scoring.perturbed import _top1_text
+
+    rng = np.random.default_rng(7)
+    distinct = rng.standard_normal((6, 16)).astype(np.float32)
+    order = [0, 1, 2, 1, 3, 4, 2, 2, 5, 0, 3]  # the suite's captions: several written twice or more
+    texts = distinct[order]
+    images = np.concatenate([distinct + rng.standard_normal((6, 16)).astype(np.float32) * 0.05,
+                             rng.standard_normal((20, 16)).astype(np.float32)])
+    got = _top1_text(images, texts)
+    for image, index in zip(images, got):
+        exact = [math.fsum(float(a) * float(b) for a, b in zip(image, text)) for text in texts]
+        best = max(exact)
+        assert index == exact.index(best)  # the best, and of equal captions the first
+        assert order.index(order[index]) == index
+    assert set(got[:6]) == {order.index(k) for k in range(6)}  # each image finds its own caption's first copy
