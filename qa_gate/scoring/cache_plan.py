@@ -80,12 +80,15 @@ class ImagePlan:
         self._store, self._operation, self._keys, self._bar = store, operation, keys, bar
         self.matrix: np.ndarray | None = None
         """The float32 matrix the merge returned as the operation's one chunk (owned by the plan), if any."""
-        self._gathered: np.ndarray | None = gathered[0] if gathered is not None else None
-        self._hit: np.ndarray | None = gathered[1] if gathered is not None else None
-        if self._hit is not None:
-            found = [True if hit else None for hit in self._hit.tolist()]  # placeholders: only which are cached
+        self._gathered: np.ndarray | None = None
+        self._hit: np.ndarray | None = None
+        if gathered is not None:
+            self._gathered, self._hit = gathered
         self._found = found if found is not None else [None] * (len(keys) if keys is not None else 0)
-        self.todo = [i for i, x in enumerate(self._found) if x is None] if found is not None else None
+        if self._hit is not None:
+            self.todo: list[int] | None = np.flatnonzero(~self._hit).tolist()
+        else:
+            self.todo = [i for i, x in enumerate(self._found) if x is None] if found is not None else None
         self.cached = len(self._found) - len(self.todo) if self.todo is not None else 0
 
     def _pick(self, items: Sequence[T]) -> Sequence[T]:
@@ -118,13 +121,12 @@ class ImagePlan:
             values[index] = value
         return _chunks(values)
 
-
     def _filled(self, matrix: np.ndarray, out: list[Any]) -> list[Any]:
         """The gathered matrix with the computed chunks in their rows; the chunks beside it when their width
         differs (the runner refuses that, naming the operation)."""
         assert self.todo is not None
         if any(np.ndim(c) != 2 or np.shape(c)[1] != matrix.shape[1] for c in out):
-            return [matrix[np.asarray(self._hit)], *out]
+            return [matrix[self._hit], *out]
         at = 0
         for chunk in out:
             matrix[self.todo[at:at + len(chunk)]] = chunk

@@ -82,8 +82,8 @@ def load_batches(samples: Sequence[T], batch_size: int, load: Load[T], *, worker
         for start in starts:
             yield Loaded(start, *_chunk(load, samples[start:start + batch_size], context))
         return
-    per_chunk = max(1, -(-batch_size // max(1, workers)))
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="qa-gate-images")
+    per_chunk = max(1, -(-batch_size // workers))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qa-gate-images")
     pending: deque[tuple[int, list[Future[tuple[list[Any], float]]]]] = deque()
     submitted = 0
 

@@ -27,6 +27,7 @@ from qa_gate.config.perturbations import PERTURBATION_KEY, side
 from qa_gate.metrics.base import Metric
 from qa_gate.metrics.clip import prompt_prefix
 from qa_gate.metrics.consistency import Consistency
+from qa_gate.metrics.host_ranking import distinct_rows
 from qa_gate.metrics.vqa import normalise
 from qa_gate.metrics.zeroshot import class_embeddings, templates_param
 from qa_gate.scoring.families import FAMILIES, Family, SuiteViews
@@ -51,13 +52,9 @@ def _top1_text(images: np.ndarray, texts: np.ndarray) -> list[int]:
     that are bitwise equal (one text twice) tie exactly, so the first of them is the prediction whatever a
     BLAS kernel's rounding does with their positions (a float32 product of equal rows can differ in the last
     bit from one row position, CPU or OpenBLAS build to another, and the tie went either way)."""
-    if not len(texts):
-        return _top1(images @ texts.T)
-    rows = np.ascontiguousarray(texts)
-    _, first = np.unique(rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))[:, 0],
-                         return_index=True)
-    first = np.sort(first)
-    return [int(first[i]) for i in _top1(images.astype(np.float64) @ rows[first].astype(np.float64).T)]
+    dups = distinct_rows(texts)
+    first = np.arange(len(texts)) if dups is None else np.sort(dups[0])
+    return [int(first[i]) for i in _top1(images.astype(np.float64) @ texts[first].astype(np.float64).T)]
 
 
 def _tokens(texts: list[str]) -> list[Hashable]:
