@@ -60,7 +60,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
     parser.add_argument("--batch-size", help="inference batch size")
-    parser.add_argument("--workers", help="image decoding threads (0: none; default: 1 on the CPU, else min(4, CPUs))")
+    parser.add_argument("--workers", help="image decoding threads (0: none, the default on the CPU; else min(4, CPUs))")
     parser.add_argument("--baseline", help="baseline file (overrides baseline.path)")
     parser.add_argument("--report", help="Markdown report path (overrides report.path)")
     parser.add_argument("--html", type=Path, help="also write the self-contained HTML report here")

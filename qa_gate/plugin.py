@@ -40,7 +40,7 @@ OPTIONS: tuple[tuple[str, str, str], ...] = (
     ("device", "DEVICE", "auto, cpu, cuda or cuda:N; overrides model.device"),
     ("dtype", "DTYPE", "auto, float32, float16 or bfloat16; overrides model.dtype"),
     ("batch-size", "N", "inference batch size; overrides model.batch_size"),
-    ("workers", "N", "image decoding threads (0: none; default 1 on the CPU, else min(4, CPUs)); "
+    ("workers", "N", "image decoding threads (0: none, the default on the CPU; else min(4, CPUs)); "
                      "overrides model.workers"),
     ("baseline", "PATH", "baseline file; overrides baseline.path"),
     ("report", "PATH", "write the Markdown report here; overrides report.path"),

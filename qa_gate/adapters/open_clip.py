@@ -34,12 +34,15 @@ class OpenClipEncoder:
 
     ``trims_padding``: texts are encoded with each batch's padding cut after its longest text, which
     leaves every embedding as ``encode_text`` gives it (``qa_gate.adapters.open_clip_text``); else
-    as open_clip pads them, to the context length.
+    as open_clip pads them, to the context length. ``tokenizer`` is open_clip's, or for its
+    ``SimpleTokenizer`` the same tokens word by word (``qa_gate.adapters.open_clip_tokens``).
     """
 
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, device: torch.device) -> None:
         from qa_gate.adapters.open_clip_text import trimmed_text_encoder
+        from qa_gate.adapters.open_clip_tokens import word_tokenizer
 
+        tokenizer = word_tokenizer(tokenizer)
         self.model, self.preprocess, self.tokenizer, self.device = model, preprocess, tokenizer, device
         trimmed = trimmed_text_encoder(model, tokenizer, device)
         self.trims_padding = trimmed is not None

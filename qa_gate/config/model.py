@@ -119,7 +119,7 @@ class ModelConfig:
     allow_pickle: bool = False
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     workers: int | None = None
-    """Image decoding threads (0: in the model's thread); ``None``: one on the CPU, ``min(4, CPU count)`` on an
+    """Image decoding threads (0: in the model's thread); ``None``: none on the CPU, ``min(4, CPU count)`` on an
     accelerator. Outputs do not depend on it."""
 
 

@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa_gate.metrics.host_ranking import HEAVY_ROW, PAIR_CHUNK, TIE_TOL, Masks, error_bound, host_positive_ranks
+from qa_gate.metrics.host_ranking import (
+    HEAVY_ROW,
+    HOST_BLOCK,
+    PAIR_CHUNK,
+    TIE_TOL,
+    Masks,
+    error_bound,
+    host_positive_ranks,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -37,7 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BLOCK", "HEAVY_ROW", "PAIR_CHUNK", "TIE_TOL", "error_bound", "positive_ranks",
            "tiled_positive_ranks"]
 DEFAULT_BLOCK = 4096
-"""Tile edge: 64 MiB of float32 similarities per tile (``benchmarks/bench_retrieval.py``)."""
+"""Tile edge: 64 MiB of float32 similarities per tile (``benchmarks/bench_retrieval.py``); on the CPU at most
+``HOST_BLOCK``."""
 
 
 def _on_host(device: Any) -> bool:
@@ -194,7 +203,7 @@ def positive_ranks(queries: np.ndarray, targets: np.ndarray, owner: np.ndarray, 
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
     if _on_host(device):
-        return host_positive_ranks(queries, targets, owner, block=block, reverse=reverse)
+        return host_positive_ranks(queries, targets, owner, block=min(block, HOST_BLOCK), reverse=reverse)
     return tiled_positive_ranks(queries, targets, owner, block=block, reverse=reverse, device=device)
 
 

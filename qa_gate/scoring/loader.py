@@ -32,15 +32,17 @@ PREFETCH_BATCHES = 2
 
 
 def default_workers(device_type: str = "cuda") -> int:
-    """Image workers when ``model.workers`` is not set: one on the CPU, ``min(4, CPU count)`` elsewhere.
+    """Image workers when ``model.workers`` is not set: none on the CPU (decoded in the model's thread),
+    ``min(4, CPU count)`` elsewhere.
 
-    On the CPU the model's forward pass already has every core (torch's intra-op threads), so more
-    decoding threads only compete with it: on 2 cores with 32-px PNGs, 2 workers took 6.3-7.1 s for
-    10k images against 4.9-5.4 s with one, and 5.0-6.1 s decoding in the model's thread
-    (``benchmarks/bench_scoring.py --workers 0,1,2``). On an accelerator decoding is what bounds it.
+    On the CPU the model's forward pass already has every core (torch's intra-op threads), so a
+    decoding thread only competes with it: on 2 cores with 32-px PNGs, the image stage of a fresh
+    ``mm-gate run`` at 10k took 2.10-2.18 s decoding in the model's thread against 2.39-2.54 s with
+    one worker and more with two (3 runs each, alternating; ``benchmarks/bench_scoring.py --workers
+    0,1,2`` gives the same order). On an accelerator decoding is what bounds it.
     """
     if device_type == "cpu":
-        return 1
+        return 0
     return max(1, min(4, os.cpu_count() or 1))
 
 

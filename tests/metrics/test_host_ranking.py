@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -29,6 +31,31 @@ def test_numpy_ranks_equal_the_float64_reference(case: dict, dtype: str) -> None
     fwd, rev = host_positive_ranks(captions, images, owner, block=64, reverse=False)
     np.testing.assert_array_equal(fwd, want_t2i)
     assert not rev.any()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_tiles_shared_among_threads_rank_as_the_reference(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each thread counts its own tiles (taken as they come) into its own counts; the sums are the reference's,
+    whatever the number of threads and however the tiles fell to them."""
+    monkeypatch.setattr(host_ranking, "SWEEP_THREADS", threads)
+    monkeypatch.setattr(host_ranking.os, "cpu_count", lambda: 8)
+    seen: set[int] = set()
+    real = host_ranking.Masks.counts
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.add(threading.get_ident())
+        time.sleep(0.001)  # every thread gets tiles
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(host_ranking.Masks, "counts", spy)
+    for case in CASES:
+        images, captions, owner = suite(dtype="float32", **case)
+        want = reference_positive_ranks(captions, images, owner)
+        for block in (64, 37):
+            got = host_positive_ranks(captions, images, owner, block=block)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+    assert seen == {threading.get_ident()} if threads == 1 else len(seen) >= threads
 
 
 def _spy_redone(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:

@@ -113,8 +113,8 @@ def test_the_context_is_entered_in_each_worker_thread() -> None:
     assert all(all(b.items) for b in load_batches(list(range(12)), 3, load, workers=3, context=context))
 
 
-def test_default_workers_is_one_on_the_cpu_and_at_most_four_elsewhere() -> None:
-    assert default_workers("cpu") == 1
+def test_default_workers_is_none_on_the_cpu_and_at_most_four_elsewhere() -> None:
+    assert default_workers("cpu") == 0
     assert 1 <= default_workers("cuda") <= 4
 
 
