@@ -8,6 +8,7 @@ Errors are one line on stderr; ``--debug`` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
 from collections.abc import Sequence
@@ -292,3 +293,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def console() -> NoReturn:
+    """The ``mm-gate`` console script: :func:`main`, then the process's exit without its last garbage collections.
+
+    At shutdown the interpreter collects the cycles of every module it loaded; with torch and open_clip in, that
+    walks some 400k objects several times (0.8 s against 0.2 s for the same script after ``gc.freeze()``). The
+    process ends here, so its objects are left to the operating system; buffered files were closed when written
+    and the standard streams are flushed as always. Not in :func:`main`, which tests call in their own process.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)

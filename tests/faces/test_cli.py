@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import itertools
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,6 +57,25 @@ def test_golden_verify_and_hash(project: Path, capsys: pytest.CaptureFixture[str
     assert "manifest" in capsys.readouterr().err
     assert main(["golden", "hash", "golden/tiny"]) == EXIT_OK
     assert main(["golden", "verify", "golden/tiny"]) == EXIT_OK
+
+
+CONSOLE = ("import atexit, gc, sys\n"
+           "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+           "sys.argv = ['mm-gate', *sys.argv[1:]]\n"
+           "from qa_gate.cli import console\nconsole()\n")
+
+
+def test_the_console_script_exits_with_mains_code_and_skips_the_last_collections(project: Path) -> None:
+    installed = importlib.metadata.entry_points(group="console_scripts", name="mm-gate")
+    assert [script.value for script in installed] == ["qa_gate.cli:console"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for args, code in ((["golden", "verify"], EXIT_OK), (["golden", "verify", "no/such/suite"], EXIT_USAGE)):
+        done = subprocess.run([sys.executable, "-c", CONSOLE, *args], cwd=project, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == code, done.stdout + done.stderr
+        assert "frozen at exit: True" in done.stderr
+    assert "6 samples" in subprocess.run([sys.executable, "-c", CONSOLE, "golden", "verify"], cwd=project, env=env,
+                                         capture_output=True, text=True, timeout=120).stdout  # stdout flushed
 
 
 def test_run_update_and_regress(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
