@@ -13,8 +13,9 @@ import numpy as np
 class AlignmentInputs(Protocol):
     """What an image-text alignment metric reads, computed lazily by the runner.
 
-    Embeddings are L2-normalised float64 numpy arrays. Text embeddings are cached
-    per prompt prefix, so metrics sharing a prefix encode the texts once.
+    Embeddings are L2-normalised float32 numpy arrays (read-only: a suite keeps each one
+    once). Text embeddings are cached per prompt prefix, so metrics sharing a prefix encode
+    the texts once and read the same matrix; a reference many samples share is one row.
     """
 
     sample_ids: tuple[str, ...]
@@ -27,8 +28,9 @@ class AlignmentInputs(Protocol):
         """``[n, d]``: ``prefix + caption`` of every sample."""
         ...
 
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        """``([m, d], owner[m])``: every reference with the index of its sample."""
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``([k, d], owner[m], which[m])``: the distinct references, and for each of the ``m`` references (in
+        sample order) the index of its sample and its row among the ``k``."""
         ...
 
 

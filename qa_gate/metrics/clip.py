@@ -70,14 +70,18 @@ BLOCK_ROWS = 8192
 """Rows multiplied at a time: bounds the float64 temporaries of ``rowwise_cosines``."""
 
 
-def rowwise_cosines(left: np.ndarray, right: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def rowwise_cosines(left: np.ndarray, right: np.ndarray, rows: np.ndarray | None = None,
+                    right_rows: np.ndarray | None = None) -> np.ndarray:
     """``[n]`` dot products of matching rows of L2-normalised arrays (float32 as the suite keeps them, or
-    float64), accumulated in float64 block by block: no float64 copy of either matrix. ``rows``: row ``i`` of
-    ``right`` is matched with ``left[rows[i]]``, gathered a block at a time (no gathered copy of ``left``)."""
-    out = np.empty(len(right), dtype=np.float64)
-    for a in range(0, len(right), BLOCK_ROWS):
+    float64), accumulated in float64 block by block: no float64 copy of either matrix. ``rows``: product ``i``
+    reads ``left[rows[i]]``; ``right_rows``: it reads ``right[right_rows[i]]`` (both gathered a block at a time,
+    never whole); ``n`` is the length of ``right_rows``, else of ``right``."""
+    n = len(right) if right_rows is None else len(right_rows)
+    out = np.empty(n, dtype=np.float64)
+    for a in range(0, n, BLOCK_ROWS):
         block = left[a:a + BLOCK_ROWS] if rows is None else left[rows[a:a + BLOCK_ROWS]]
-        out[a:a + BLOCK_ROWS] = np.einsum("ij,ij->i", block, right[a:a + BLOCK_ROWS], dtype=np.float64)
+        other = right[a:a + BLOCK_ROWS] if right_rows is None else right[right_rows[a:a + BLOCK_ROWS]]
+        out[a:a + BLOCK_ROWS] = np.einsum("ij,ij->i", block, other, dtype=np.float64)
     return out
 
 
@@ -86,9 +90,11 @@ def clip_scores(images: np.ndarray, texts: np.ndarray, w: float) -> np.ndarray:
     return w * np.clip(rowwise_cosines(images, texts), 0.0, None)
 
 
-def max_reference_cosine(texts: np.ndarray, refs: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """For each row of ``texts``, the largest cosine to the references it owns."""
-    sims = rowwise_cosines(texts, refs, owner)
+def max_reference_cosine(texts: np.ndarray, refs: np.ndarray, owner: np.ndarray,
+                         which: np.ndarray | None = None) -> np.ndarray:
+    """For each row of ``texts``, the largest cosine to the references it owns: reference ``j`` is owned by row
+    ``owner[j]`` and is ``refs[which[j]]`` (``refs[j]`` when ``which`` is ``None``)."""
+    sims = rowwise_cosines(texts, refs, owner, which)
     best = np.full(len(texts), -np.inf)
     np.maximum.at(best, owner, sims)
     return best
@@ -142,8 +148,8 @@ class RefCLIPScore(_Alignment):
         """Columns: RefCLIPScore, its CLIPScore part, its reference-cosine part."""
         texts = inputs.caption_embeddings(prompt_prefix(params))
         clip = clip_scores(inputs.image_embeddings(), texts, params["w"])
-        refs, owner = inputs.reference_embeddings(prompt_prefix(params))
-        ref = max_reference_cosine(texts, refs, owner)
+        refs, owner, which = inputs.reference_embeddings(prompt_prefix(params))
+        ref = max_reference_cosine(texts, refs, owner, which)
         poles = harmonic_mean_poles(clip, ref)
         if len(poles):
             first = ", ".join(repr(inputs.sample_ids[i]) for i in poles[:5])

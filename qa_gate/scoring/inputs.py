@@ -70,6 +70,7 @@ class SuiteInputs:
         """The metric family whose view asked last (``SuiteViews.get``), for errors of served outputs."""
         self.sample_ids = tuple(s.id for s in suite.samples)
         self._images: np.ndarray | None = None
+        self._captions: dict[str, np.ndarray] = {}  # prefix -> the captions' matrix
         self._widths: dict[str, int] = {}
         if text_cache:  # texts embedded for an earlier suite by the same model
             self._widths["text"] = len(next(iter(text_cache.values())))
@@ -251,15 +252,17 @@ class SuiteInputs:
         return self._images
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        """``[len(texts), d]`` normalised embeddings: a text encoded earlier is reused; when every text is new
-        (and distinct) the one matrix that holds them is returned, read-only, without a copy."""
+        """``[len(texts), d]`` normalised embeddings, read-only: a text encoded earlier is reused; when every
+        text is new (and distinct) the one matrix that holds them is returned without a copy."""
         fresh = list(dict.fromkeys(t for t in texts if t not in self._texts))
         if fresh:
             matrix = self._embed(fresh)
             self._texts.update(zip(fresh, matrix))  # rows of one float32 matrix
             if len(fresh) == len(texts):
                 return matrix
-        return np.stack([self._texts[t] for t in texts])
+        stacked = np.stack([self._texts[t] for t in texts])
+        stacked.flags.writeable = False
+        return stacked
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         """The normalised float32 embeddings of distinct ``texts``, in their order: cached rows and the misses
@@ -295,15 +298,26 @@ class SuiteInputs:
         """``[m, d]`` normalised embeddings of ``texts`` (each distinct text encoded once)."""
         return self._encode(texts)
 
-    def caption_embeddings(self, prefix: str) -> np.ndarray:
-        """``[n, d]`` embeddings of ``prefix + caption``."""
-        return self._encode([prefix + (s.caption or "") for s in self.suite.samples])
+    def text_rows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The embeddings of the distinct ``texts`` and each text's row among them: a text many samples share is
+        one row, however often it occurs."""
+        distinct = list(dict.fromkeys(texts))
+        row = {text: i for i, text in enumerate(distinct)}
+        return self._encode(distinct), np.fromiter((row[t] for t in texts), dtype=np.int64, count=len(texts))
 
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        """Every reference (prefixed) and the index of the sample that owns it."""
+    def caption_embeddings(self, prefix: str) -> np.ndarray:
+        """``[n, d]`` embeddings of ``prefix + caption``, one matrix per prefix for every metric that reads it."""
+        found = self._captions.get(prefix)
+        if found is None:
+            found = self._captions[prefix] = self._encode([prefix + (s.caption or "") for s in self.suite.samples])
+        return found
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct references (prefixed), and per reference the index of the sample that owns it and its
+        row."""
         owner = np.array([i for i, s in enumerate(self.suite.samples) for _ in s.references], dtype=np.int64)
-        texts = [prefix + r for s in self.suite.samples for r in s.references]
-        return self._encode(texts), owner
+        distinct, which = self.text_rows([prefix + r for s in self.suite.samples for r in s.references])
+        return distinct, owner, which
 
 
 def generated_texts(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:

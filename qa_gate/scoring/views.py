@@ -160,8 +160,10 @@ class ScoredCaptionInputs:
         """``[n, d]``: ``prefix`` + each generated caption, embedded by the scorer."""
         return self._scorer.encode_texts([prefix + c for c in self._captions.predictions()])
 
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        """Every reference (prefixed), the golden caption included, and the sample owning it."""
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct references (prefixed, the golden caption included), and per reference the sample owning
+        it and its row."""
         refs = self._captions.references()
         owner = np.array([i for i, group in enumerate(refs) for _ in group], dtype=np.int64)
-        return self._scorer.encode_texts([prefix + r for group in refs for r in group]), owner
+        distinct, which = self._scorer.text_rows([prefix + r for group in refs for r in group])
+        return distinct, owner, which

@@ -39,7 +39,7 @@ class FixedInputs:
 
     def reference_embeddings(self, prefix):
         self.prefixes.append(prefix)
-        return self.refs, self.owner
+        return self.refs, self.owner, np.arange(len(self.refs))
 
 
 PARAMS = {"prefix": "A photo depicts ", "w": 2.5}

@@ -60,6 +60,25 @@ def test_no_or_one_and_four_workers_give_the_same_outputs_bitwise(encoder: Any, 
     assert sizes == [16] * (len(suite.samples) // 16) + ([len(suite.samples) % 16] if len(suite.samples) % 16 else [])
 
 
+def test_metrics_sharing_texts_read_one_matrix_and_a_shared_reference_is_one_row(encoder: Any) -> None:
+    """CLIPScore and RefCLIPScore read the same captions' matrix; the shapes suite's 600 references are a few
+    distinct texts (40), kept as those rows: RefCLIPScore is the same, bitwise, as from every reference stacked."""
+    from qa_gate.metrics.clip import RefCLIPScore, max_reference_cosine
+
+    prefix = "A photo depicts "
+    inputs = _inputs(load_suite(SHAPES), 0, encoder=encoder)
+    captions = inputs.caption_embeddings(prefix)
+    assert inputs.caption_embeddings(prefix) is captions and not captions.flags.writeable
+    refs, owner, which = inputs.reference_embeddings(prefix)
+    texts = [prefix + r for s in inputs.suite.samples for r in s.references]
+    assert len(texts) == 600 and len(refs) == len(set(texts)) == 40
+    assert owner.tolist() == [i for i, s in enumerate(inputs.suite.samples) for _ in s.references]
+    stacked = _inputs(load_suite(SHAPES), 0, encoder=encoder).encode_texts(texts)  # every reference, a row each
+    assert np.array_equal(refs[which], stacked)
+    got = RefCLIPScore().per_sample(inputs, {"prefix": prefix, "w": 2.5})
+    assert np.array_equal(got[:, 2], max_reference_cosine(captions, stacked, owner))
+
+
 def test_a_decode_failure_in_a_worker_names_the_suite_and_the_sample(encoder: Any, tmp_path: Path) -> None:
     folder = tmp_path / "shapes"
     shutil.copytree(SHAPES, folder)
