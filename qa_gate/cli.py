@@ -291,10 +291,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def console() -> NoReturn:
     """The ``mm-gate`` console script: :func:`main`, then the process's exit without its last garbage collections.
 
@@ -306,3 +302,8 @@ def console() -> NoReturn:
     code = main()
     gc.freeze()
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

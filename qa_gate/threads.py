@@ -14,8 +14,18 @@ thread also makes a bootstrap independent of the machine's core count.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a container's CPU set narrows), else the
+    machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on macOS and Windows
+        return os.cpu_count() or 1
 
 
 @contextmanager

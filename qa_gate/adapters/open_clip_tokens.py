@@ -13,9 +13,10 @@ tokenizer's own expression, BPE and vocabulary; only the cleaning, already known
 skipped). Every other text goes through ``SimpleTokenizer.encode``. Truncation and padding are
 open_clip's: ``[SOT] + tokens + [EOT]`` cut to the context length with EOT last, zeros after.
 
-Used only for the class itself with its default ``lower`` cleaning, no reduction mask, and after a
-probe at load (``PROBE``) gives exactly the tokenizer's own output; otherwise the tokenizer is called
-as it is. ``tests/adapters/test_open_clip_tokens.py`` compares the two on texts made to break it.
+Used only for the class itself with its default ``lower`` cleaning, no reduction mask and special tokens
+without whitespace (the expression matches them whole, so one with a space would span two words), and
+after a probe at load (``PROBE``) gives exactly the tokenizer's own output; otherwise the tokenizer is
+called as it is. ``tests/adapters/test_open_clip_tokens.py`` compares the two on texts made to break it.
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ class WordTokenizer:
     """A ``SimpleTokenizer``'s ``__call__`` (``texts -> [n, context_length]`` int64 tokens), plain texts by word."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self._tokenizer = tokenizer
+        self._tokenizer = tokenizer  # its other attributes (encode, decode, vocab_size, ...) are read through
         self._sot, self._eot = tokenizer.sot_token_id, tokenizer.eot_token_id
         self.context_length: int = tokenizer.context_length
         self._words: dict[str, list[int]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
 
     def _word(self, word: str) -> list[int]:
         tok = self._tokenizer
@@ -100,6 +104,9 @@ def word_tokenizer(tokenizer: Any) -> Callable[..., torch.Tensor]:
     if (type(tokenizer) is not simple or getattr(tokenizer, "clean_fn", None) is not getattr(module, "_clean_lower", 0)
             or getattr(tokenizer, "reduction_fn", None) is not None or not tokenizer.context_length):
         return tokenizer
+    if any(not token.isascii() or len(token.split()) != 1 for token in map(tokenizer.decoder.get,
+                                                                              tokenizer.all_special_ids)):
+        return tokenizer  # a special token with whitespace in it is matched across words
     fast = WordTokenizer(tokenizer)
     for width in (tokenizer.context_length, 8):
         try:

@@ -141,7 +141,7 @@ def compare(listed: Mapping[str, str], tree: Tree, samples: Sequence[Sample], ro
             problems: Problems, cache: HashCache | None = None) -> None:
     """Report every file listed but missing, present but unlisted, or not matching its sha256."""
     known, present = set(listed), set(tree.files)
-    common = {rel: tree.files[rel] for rel in known & present if rel not in problems.paths}
+    common = {rel: tree.files[rel] for rel in sorted(known & present) if rel not in problems.paths}
     digests = hash_files(common, listed, cache)
     if cache is not None:
         cache.save()

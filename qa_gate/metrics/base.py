@@ -28,9 +28,13 @@ class AlignmentInputs(Protocol):
         """``[n, d]``: ``prefix + caption`` of every sample."""
         ...
 
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reference_rows(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``([k, d], owner[m], which[m])``: the distinct references, and for each of the ``m`` references (in
         sample order) the index of its sample and its row among the ``k``."""
+        ...
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """``([m, d], owner[m])``: every reference, a row each, with the index of its sample."""
         ...
 
 

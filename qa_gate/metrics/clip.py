@@ -148,7 +148,7 @@ class RefCLIPScore(_Alignment):
         """Columns: RefCLIPScore, its CLIPScore part, its reference-cosine part."""
         texts = inputs.caption_embeddings(prompt_prefix(params))
         clip = clip_scores(inputs.image_embeddings(), texts, params["w"])
-        refs, owner, which = inputs.reference_embeddings(prompt_prefix(params))
+        refs, owner, which = inputs.reference_rows(prompt_prefix(params))
         ref = max_reference_cosine(texts, refs, owner, which)
         poles = harmonic_mean_poles(clip, ref)
         if len(poles):

@@ -7,13 +7,12 @@ A run whose embeddings all came from the output cache ranks here, so it never pa
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from qa_gate.threads import blas_threads
+from qa_gate.threads import blas_threads, usable_cpus
 
 TIE_TOL = 1e-9
 HEAVY_ROW = 64
@@ -156,7 +155,7 @@ class _Lines:
 
 def sweep_threads(tiles: int) -> int:
     """Threads a sweep of ``tiles`` tiles runs on: one per CPU, at most ``SWEEP_THREADS`` (each holds a tile)."""
-    return max(1, min(tiles, SWEEP_THREADS, os.cpu_count() or 1))
+    return max(1, min(tiles, SWEEP_THREADS, usable_cpus()))
 
 
 def _sweep(q: np.ndarray, t: np.ndarray, masked: tuple[np.ndarray, np.ndarray], block: int,
@@ -177,11 +176,8 @@ def _sweep(q: np.ndarray, t: np.ndarray, masked: tuple[np.ndarray, np.ndarray], 
         masks, buffer = Masks(), np.empty(size, dtype=np.float32)
         counts = (np.zeros(0 if fwd is None else len(fwd.count), dtype=np.int64),
                   np.zeros(0 if rev is None else len(rev.count), dtype=np.int64))
-        while True:
-            try:
-                a, c = pending.popleft()
-            except IndexError:
-                return counts
+
+        def tile(a: int, c: int) -> None:
             left, right = q32[a:a + block], t32[c:c + block]
             sims = buffer[:len(left) * len(right)].reshape(len(left), len(right))
             np.matmul(left, right.T, out=sims)
@@ -194,6 +190,17 @@ def _sweep(q: np.ndarray, t: np.ndarray, masked: tuple[np.ndarray, np.ndarray], 
             if rev is not None:
                 rev.tile(masks, sims.T, 0, (c, t), (a, q, q_weight), block, counts[1])
 
+        while True:
+            try:
+                a, c = pending.popleft()
+            except IndexError:
+                return counts
+            try:
+                tile(a, c)
+            except BaseException:  # the other threads take no further tile
+                pending.clear()
+                raise
+
     threads = sweep_threads(len(pending))
     if threads == 1:
         found = [run()]
@@ -201,7 +208,7 @@ def _sweep(q: np.ndarray, t: np.ndarray, masked: tuple[np.ndarray, np.ndarray], 
         with blas_threads(1), ThreadPoolExecutor(max_workers=threads) as pool:
             try:
                 found = [f.result() for f in [pool.submit(run) for _ in range(threads)]]
-            except BaseException:  # an interrupt, or a worker's error: the others take no further tile
+            except BaseException:  # an interrupt here: the threads take no further tile
                 pending.clear()
                 raise
     for lines, index in ((fwd, 0), (rev, 1)):

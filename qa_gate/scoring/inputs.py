@@ -5,8 +5,8 @@ to the same contract: an exception becomes an ``AdapterError`` naming the adapte
 the batch; an array output must be one finite row per input (a tensor, an array or a list of rows);
 image and text embeddings must have one width; generated texts must be strings (empty is fine).
 
-Images are decoded in worker threads (``qa_gate.scoring.loader``), in sample order. When the
-capability object also implements ``PreparesImages`` (every built-in backend; the VQA answerer when
+Images are decoded in ``workers`` threads, or in the calling one (``qa_gate.scoring.loader``), in sample
+order. When the capability object also implements ``PreparesImages`` (every built-in backend; the VQA answerer when
 its processor tokenizes questions apart from images, as BLIP's does), each decode is prepared at once
 in its worker and dropped, and the workers prepare the next batches while the model runs: no more
 full-size decodes are alive than there are workers. A plain adapter is handed the decoded batch; its
@@ -29,6 +29,7 @@ import numpy as np
 from qa_gate.adapters.protocols import OutputRequest, PreparesImages, ServesBySample
 from qa_gate.errors import AdapterError, GateError, first_line
 from qa_gate.golden.suite import Sample, Suite, open_image
+from qa_gate.scoring.alignment_texts import AlignmentTexts
 from qa_gate.scoring.cache_plan import SuiteCache
 from qa_gate.scoring.device import Device, inference
 from qa_gate.scoring.embeddings import normalise_in_place, normalised_float32
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 PER_SAMPLE_OPERATIONS = ("generation", "answering")
 """Operations whose output is one text per image; the others return one row of numbers per input."""
-class SuiteInputs:
+class SuiteInputs(AlignmentTexts):
     """``AlignmentInputs`` for one suite: encodes lazily, in batches, each distinct text once.
 
     ``role`` is the config section the model comes from (``model`` or ``scorer``), for errors;
@@ -93,6 +94,7 @@ class SuiteInputs:
         out = copy.copy(self)
         out.suite, out.cache, out.timed = suite, cache, False
         out._widths = dict(self._widths)
+        out._captions = self._captions if suite is self.suite else {}  # a text perturbation's own captions
         if transform is not None:
             out.image_transform, out._images, out._outputs, out.stopwatches = transform, None, {}, {}
         return out
@@ -298,26 +300,6 @@ class SuiteInputs:
         """``[m, d]`` normalised embeddings of ``texts`` (each distinct text encoded once)."""
         return self._encode(texts)
 
-    def text_rows(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The embeddings of the distinct ``texts`` and each text's row among them: a text many samples share is
-        one row, however often it occurs."""
-        distinct = list(dict.fromkeys(texts))
-        row = {text: i for i, text in enumerate(distinct)}
-        return self._encode(distinct), np.fromiter((row[t] for t in texts), dtype=np.int64, count=len(texts))
-
-    def caption_embeddings(self, prefix: str) -> np.ndarray:
-        """``[n, d]`` embeddings of ``prefix + caption``, one matrix per prefix for every metric that reads it."""
-        found = self._captions.get(prefix)
-        if found is None:
-            found = self._captions[prefix] = self._encode([prefix + (s.caption or "") for s in self.suite.samples])
-        return found
-
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The distinct references (prefixed), and per reference the index of the sample that owns it and its
-        row."""
-        owner = np.array([i for i, s in enumerate(self.suite.samples) for _ in s.references], dtype=np.int64)
-        distinct, which = self.text_rows([prefix + r for s in self.suite.samples for r in s.references])
-        return distinct, owner, which
 
 
 def generated_texts(inputs: SuiteInputs, operation: str, run: Any, extra: Sequence[str] | None = None) -> list[str]:

@@ -17,13 +17,14 @@ batch is taken; pending chunks are cancelled.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from qa_gate.threads import usable_cpus
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ PREFETCH_BATCHES = 2
 
 def default_workers(device_type: str = "cuda") -> int:
     """Image workers when ``model.workers`` is not set: none on the CPU (decoded in the model's thread),
-    ``min(4, CPU count)`` elsewhere.
+    ``min(4, usable CPUs)`` elsewhere.
 
     On the CPU the model's forward pass already has every core (torch's intra-op threads), so a
     decoding thread only competes with it: on 2 cores with 32-px PNGs, the image stage of a fresh
@@ -43,7 +44,7 @@ def default_workers(device_type: str = "cuda") -> int:
     """
     if device_type == "cpu":
         return 0
-    return max(1, min(4, os.cpu_count() or 1))
+    return min(4, usable_cpus())
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,7 @@ class ScoredCaptionInputs:
             raise RuntimeError("caption: generated needs the scorer; none was loaded")
         self._scorer, self._captions = inputs.scorer_inputs, captions
         self.sample_ids = inputs.sample_ids
+        self._embedded: dict[str, np.ndarray] = {}  # prefix -> the generated captions' matrix
 
     def method(self) -> dict[str, Any]:
         """The decoding settings the scored captions depend on."""
@@ -157,13 +158,20 @@ class ScoredCaptionInputs:
         return self._scorer.image_embeddings()
 
     def caption_embeddings(self, prefix: str) -> np.ndarray:
-        """``[n, d]``: ``prefix`` + each generated caption, embedded by the scorer."""
-        return self._scorer.encode_texts([prefix + c for c in self._captions.predictions()])
+        """``[n, d]``: ``prefix`` + each generated caption, embedded by the scorer (once per prefix)."""
+        if prefix not in self._embedded:
+            self._embedded[prefix] = self._scorer.encode_texts([prefix + c for c in self._captions.predictions()])
+        return self._embedded[prefix]
 
-    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reference_rows(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The distinct references (prefixed, the golden caption included), and per reference the sample owning
         it and its row."""
         refs = self._captions.references()
         owner = np.array([i for i, group in enumerate(refs) for _ in group], dtype=np.int64)
         distinct, which = self._scorer.text_rows([prefix + r for group in refs for r in group])
         return distinct, owner, which
+
+    def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every reference (prefixed), a row each, and the sample owning it."""
+        distinct, owner, which = self.reference_rows(prefix)
+        return distinct[which], owner

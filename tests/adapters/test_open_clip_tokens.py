@@ -72,8 +72,15 @@ def test_a_full_word_cache_starts_again(tokenizer: SimpleTokenizer, monkeypatch:
 def test_only_the_default_simple_tokenizer_is_replaced(tokenizer: SimpleTokenizer) -> None:
     assert isinstance(word_tokenizer(tokenizer), WordTokenizer)
     for other in (SimpleTokenizer(clean="canonicalize"), SimpleTokenizer(clean="whitespace"),
-                  SimpleTokenizer(reduction_mask="simple")):
+                  SimpleTokenizer(reduction_mask="simple"), SimpleTokenizer(additional_special_tokens=["<my tok>"])):
         assert word_tokenizer(other) is other
+    spaced = SimpleTokenizer(additional_special_tokens=["<my tok>"])  # why: the word path would split it
+    assert not torch.equal(WordTokenizer(spaced)(["a <my tok> b"]), spaced(["a <my tok> b"]))
+    extra = SimpleTokenizer(additional_special_tokens=["<mask>"])
+    fast = word_tokenizer(extra)
+    assert isinstance(fast, WordTokenizer) and fast.vocab_size == extra.vocab_size  # attributes read through
+    texts = ["a <mask> b", "<MASK>x<mask>", *_texts(300, seed=4)]
+    assert torch.equal(fast(texts), extra(texts))
 
     class Own(SimpleTokenizer):  # a subclass may encode differently
         pass

@@ -25,14 +25,20 @@ def _files(folder: Path, count: int, size: int) -> dict[str, str]:
 
 
 def _threads_used(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """The threads files are read in; a pool that starts adds ``-1``."""
     seen: set[int] = set()
-    real = verify.file_digest
+    real, pool = verify.file_digest, verify.ThreadPoolExecutor
 
     def spy(path: str):  # type: ignore[no-untyped-def]
         seen.add(threading.get_ident())
         return real(path)
 
+    def started(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.add(-1)
+        return pool(*args, **kwargs)
+
     monkeypatch.setattr(verify, "file_digest", spy)
+    monkeypatch.setattr(verify, "ThreadPoolExecutor", started)
     return seen
 
 
@@ -44,7 +50,7 @@ def test_digests_are_hashlibs_in_one_thread_or_many(tmp_path: Path, monkeypatch:
     seen = _threads_used(monkeypatch)
     got = hash_files(files)
     assert got == {rel: hashlib.sha256(Path(path).read_bytes()).hexdigest() for rel, path in files.items()}
-    assert (seen != {threading.get_ident()}) is threaded
+    assert (-1 in seen) is threaded and (seen != {threading.get_ident()}) is threaded
 
 
 def test_files_the_cache_knows_are_not_read_and_do_not_start_threads(tmp_path: Path,
@@ -59,4 +65,4 @@ def test_files_the_cache_knows_are_not_read_and_do_not_start_threads(tmp_path: P
     cache.save()
     seen = _threads_used(monkeypatch)
     assert hash_files(files, listed, HashCache(tmp_path / "suite", "sums-digest")) == listed
-    assert not seen  # every file known to the cache: none read, all in the calling thread
+    assert not seen  # every file known to the cache: none read, and no pool started

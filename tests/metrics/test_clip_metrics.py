@@ -37,7 +37,7 @@ class FixedInputs:
         self.prefixes.append(prefix)
         return self.captions
 
-    def reference_embeddings(self, prefix):
+    def reference_rows(self, prefix):
         self.prefixes.append(prefix)
         return self.refs, self.owner, np.arange(len(self.refs))
 

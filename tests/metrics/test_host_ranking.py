@@ -38,7 +38,7 @@ def test_tiles_shared_among_threads_rank_as_the_reference(threads: int, monkeypa
     """Each thread counts its own tiles (taken as they come) into its own counts; the sums are the reference's,
     whatever the number of threads and however the tiles fell to them."""
     monkeypatch.setattr(host_ranking, "SWEEP_THREADS", threads)
-    monkeypatch.setattr(host_ranking.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(host_ranking, "usable_cpus", lambda: 8)
     seen: set[int] = set()
     real = host_ranking.Masks.counts
 
@@ -56,6 +56,27 @@ def test_tiles_shared_among_threads_rank_as_the_reference(threads: int, monkeypa
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
     assert seen == {threading.get_ident()} if threads == 1 else len(seen) >= threads
+
+
+def test_a_failing_thread_stops_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error of one tile is raised, and the tiles not yet taken are left: no thread runs the sweep out."""
+    monkeypatch.setattr(host_ranking, "SWEEP_THREADS", 2)
+    monkeypatch.setattr(host_ranking, "usable_cpus", lambda: 2)
+    images, captions, owner = suite(dtype="float32", **CASES[0])
+    done = []
+    real = host_ranking.Masks.counts
+
+    def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        done.append(threading.get_ident())
+        if done[-1] != done[0]:  # the second thread's first tile: before, the first ran every tile out first
+            raise MemoryError("tile")
+        time.sleep(0.002)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(host_ranking.Masks, "counts", failing)
+    with pytest.raises(MemoryError, match="tile"):
+        host_positive_ranks(captions, images, owner, block=8)  # 38 x 38 tiles, two counts each
+    assert len(done) < 20
 
 
 def _spy_redone(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:

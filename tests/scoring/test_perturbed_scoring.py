@@ -190,3 +190,36 @@ def test_a_top1_caption_among_repeated_captions_is_the_first_copy() -> None:
         assert index == exact.index(best)  # the best, and of equal captions the first
         assert order.index(order[index]) == index
     assert set(got[:6]) == {order.index(k) for k in range(6)}  # each image finds its own caption's first copy
+
+
+def test_a_text_perturbation_scores_its_own_captions_and_leaves_the_clean_ones(tmp_path: Path,
+                                                                              tiny_open_clip: Path) -> None:
+    """Typos change what CLIP reads (upper case does not: its tokenizer lower-cases), so a clean captions'
+    matrix handed to the perturbed metrics, or theirs to the clean ones, would show here."""
+    from qa_gate.pipeline import prepare, score
+    from qa_gate.scoring.perturbations import perturbed_sample
+
+    build_tiny_project(tmp_path, tiny_open_clip)
+    metrics = {"clipscore": {"min": 0.0}, "refclipscore": {"min": 0.0}, "clipscore@typos": {"min": 0.0},
+               "refclipscore@typos": {"min": 0.0}}
+    path = write_thresholds(tmp_path, model={"adapter": "open_clip", "checkpoint": "ckpt", "batch_size": 4},
+                            suites={"tiny": {"path": "golden/tiny", "perturbations": {"typos": {"text_typo": 0.5}},
+                                             "metrics": metrics}})
+    prepared = prepare(path)
+    suite = score(prepared).suite("tiny")
+    samples = prepared.suites[0].samples
+    typos = [perturbed_sample(s, prepared.config.suites[0].perturbations[0]) for s in samples]
+    assert [s.caption for s in typos] != [s.caption for s in samples]
+    model = _ByHand(tmp_path / "ckpt")
+    images = model.images(samples)
+    for name, used in (("clipscore", samples), ("clipscore@typos", typos)):
+        want = _clipscore(images, model.texts([PREFIX + s.caption for s in used]))
+        assert suite.metrics[name].value == pytest.approx(want, abs=1e-4), name
+    assert suite.metrics["clipscore@typos"].value != pytest.approx(suite.metrics["clipscore"].value, abs=1e-4)
+    for name, used in (("refclipscore", samples), ("refclipscore@typos", typos)):
+        refs = [model.texts([PREFIX + r for r in s.references]) for s in used]
+        texts = model.texts([PREFIX + s.caption for s in used])
+        best = np.array([float((r @ t).max()) for r, t in zip(refs, texts)])
+        clip = 2.5 * np.clip((images * texts).sum(axis=1), 0, None)
+        want = float(np.mean(np.where(clip == 0, 0.0, 2 * clip * best / (clip + best))))
+        assert suite.metrics[name].value == pytest.approx(want, abs=1e-4), name

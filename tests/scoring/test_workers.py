@@ -69,12 +69,12 @@ def test_metrics_sharing_texts_read_one_matrix_and_a_shared_reference_is_one_row
     inputs = _inputs(load_suite(SHAPES), 0, encoder=encoder)
     captions = inputs.caption_embeddings(prefix)
     assert inputs.caption_embeddings(prefix) is captions and not captions.flags.writeable
-    refs, owner, which = inputs.reference_embeddings(prefix)
+    refs, owner, which = inputs.reference_rows(prefix)
     texts = [prefix + r for s in inputs.suite.samples for r in s.references]
     assert len(texts) == 600 and len(refs) == len(set(texts)) == 40
     assert owner.tolist() == [i for i, s in enumerate(inputs.suite.samples) for _ in s.references]
     stacked = _inputs(load_suite(SHAPES), 0, encoder=encoder).encode_texts(texts)  # every reference, a row each
-    assert np.array_equal(refs[which], stacked)
+    assert np.array_equal(refs[which], stacked) and np.array_equal(inputs.reference_embeddings(prefix)[0], stacked)
     got = RefCLIPScore().per_sample(inputs, {"prefix": prefix, "w": 2.5})
     assert np.array_equal(got[:, 2], max_reference_cosine(captions, stacked, owner))
 
