@@ -306,4 +306,3 @@ def console() -> NoReturn:
 
 if __name__ == "__main__":
     sys.exit(main())
-

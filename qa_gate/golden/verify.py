@@ -19,9 +19,10 @@ from qa_gate.golden.hash_cache import HashCache, Key, stat_key
 from qa_gate.golden.manifest import MANIFESTS, Sample
 from qa_gate.golden.problems import Problems
 from qa_gate.golden.sums import HASHES, SCRATCH
+from qa_gate.threads import usable_cpus
 
 CHUNK = 1 << 20
-WORKERS = min(16, (os.cpu_count() or 1) + 4)
+WORKERS = min(16, usable_cpus() + 4)
 """Hashing threads: enough to overlap file reads with hashing on a few cores."""
 FIRST = 64
 """Files hashed in the calling thread before deciding whether threads pay."""

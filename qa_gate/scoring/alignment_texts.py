@@ -9,7 +9,7 @@ metric written against that form.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,6 +21,22 @@ def distinct_texts(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     distinct = list(dict.fromkeys(texts))
     index = {text: i for i, text in enumerate(distinct)}
     return distinct, np.fromiter((index[t] for t in texts), dtype=np.int64, count=len(texts))
+
+
+def reference_rows(groups: Sequence[Sequence[str]], prefix: str,
+                   text_rows: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct references (``prefix`` + each of every sample's ``groups``) embedded by ``text_rows``, and per
+    reference the sample owning it and its row."""
+    owner = np.array([i for i, group in enumerate(groups) for _ in group], dtype=np.int64)
+    distinct, which = text_rows([prefix + r for group in groups for r in group])
+    return distinct, owner, which
+
+
+def stacked(rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``reference_rows``' result as ``reference_embeddings`` gives it: a row per reference, and its sample."""
+    distinct, owner, which = rows
+    return distinct[which], owner
 
 
 class AlignmentTexts:
@@ -48,11 +64,8 @@ class AlignmentTexts:
 
     def reference_rows(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The distinct references (prefixed) ``[k, d]``, and per reference the sample owning it and its row."""
-        owner = np.array([i for i, s in enumerate(self.suite.samples) for _ in s.references], dtype=np.int64)
-        distinct, which = self.text_rows([prefix + r for s in self.suite.samples for r in s.references])
-        return distinct, owner, which
+        return reference_rows([s.references for s in self.suite.samples], prefix, self.text_rows)
 
     def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
         """Every reference (prefixed), a row each, and the sample owning it."""
-        distinct, owner, which = self.reference_rows(prefix)
-        return distinct[which], owner
+        return stacked(self.reference_rows(prefix))

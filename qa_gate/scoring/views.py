@@ -17,6 +17,7 @@ from qa_gate.adapters.protocols import ANSWERER, CAPTIONER, CLASSIFIER, ENCODER
 from qa_gate.errors import AdapterError
 from qa_gate.metrics.retrieval import Ranks, rank_all
 from qa_gate.metrics.zeroshot import suite_ranks
+from qa_gate.scoring.alignment_texts import reference_rows, stacked
 from qa_gate.scoring.device import autocast_label, device_label
 from qa_gate.scoring.task_views import (
     CaptionView,
@@ -166,12 +167,8 @@ class ScoredCaptionInputs:
     def reference_rows(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The distinct references (prefixed, the golden caption included), and per reference the sample owning
         it and its row."""
-        refs = self._captions.references()
-        owner = np.array([i for i, group in enumerate(refs) for _ in group], dtype=np.int64)
-        distinct, which = self._scorer.text_rows([prefix + r for group in refs for r in group])
-        return distinct, owner, which
+        return reference_rows(self._captions.references(), prefix, self._scorer.text_rows)
 
     def reference_embeddings(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
         """Every reference (prefixed), a row each, and the sample owning it."""
-        distinct, owner, which = self.reference_rows(prefix)
-        return distinct[which], owner
+        return stacked(self.reference_rows(prefix))
